@@ -1,0 +1,1 @@
+"""Evaluation: metrics, baselines and confusion reports for evaluators."""

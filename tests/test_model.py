@@ -1,0 +1,121 @@
+"""Multi-head model: masked loss, a training step, window aggregation, calibration maths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from training.calibrate import calibrate_head, fit_route_threshold, fit_temperature
+from training.model import MultiHeadModel, label_key, load_encoder, mask_key
+from xinfang.heads import aggregate_windows, confidence, probabilities
+from xinfang.schema import HeadKind, load_schema
+
+
+@pytest.fixture()
+def model(tiny_base):
+    torch.manual_seed(0)
+    return MultiHeadModel(load_encoder(tiny_base), load_schema())
+
+
+def _batch(schema, n=4, length=12):
+    ids = torch.randint(5, 50, (n, length))
+    labels = {}
+    for h in schema.heads:
+        y = torch.zeros((n, h.n_outputs))
+        y[:, 0] = 1.0
+        labels[label_key(h.name)] = y
+        labels[mask_key(h.name)] = torch.ones(n)
+    return ids, torch.ones_like(ids), labels
+
+
+def test_outputs_one_logit_block_per_head(model):
+    schema = model.schema
+    ids, att, _ = _batch(schema)
+    out = model(ids, att)
+    assert list(out) == schema.head_names
+    for h in schema.heads:
+        assert out[h.name].shape == (4, h.n_outputs)
+
+
+def test_loss_is_masked_per_example(model):
+    model.eval()
+    ids, att, labels = _batch(model.schema)
+    base = model(ids, att, **labels)["loss"].item()
+    # change the sector target of an example whose sector mask is 0: the loss must not move
+    labels[mask_key("sector")] = torch.tensor([1.0, 1.0, 1.0, 0.0])
+    masked = model(ids, att, **labels)["loss"].item()
+    labels[label_key("sector")][3] = torch.tensor([0, 0, 0, 0, 0, 0, 1.0])
+    assert model(ids, att, **labels)["loss"].item() == pytest.approx(masked, abs=1e-6)
+    # ... while changing a labelled example's target does move it
+    labels[label_key("sector")][0] = torch.tensor([0, 0, 0, 0, 0, 0, 1.0])
+    assert model(ids, att, **labels)["loss"].item() != pytest.approx(masked, abs=1e-6)
+    assert base > 0
+
+
+def test_head_without_labels_contributes_nothing(model):
+    model.eval()
+    ids, att, labels = _batch(model.schema)
+    for h in model.schema.head_names:
+        labels[mask_key(h)] = torch.zeros(4)
+    assert model(ids, att, **labels)["loss"].item() == 0.0
+
+
+def test_training_step_reduces_loss(model):
+    ids, att, labels = _batch(model.schema, n=8)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model.train()
+    first = None
+    for _ in range(15):
+        loss = model(ids, att, **labels)["loss"]
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < first * 0.5
+
+
+def test_save_and_load_roundtrip(model, tmp_path):
+    model.eval()
+    ids, att, _ = _batch(model.schema)
+    before = model(ids, att)
+    model.save(tmp_path / "m")
+    again = MultiHeadModel.load(tmp_path / "m").eval()
+    after = again(ids, att)
+    for h in model.schema.head_names:
+        assert torch.allclose(before[h], after[h], atol=1e-5)
+
+
+def test_aggregation_max_for_presence_mean_for_single():
+    logits = np.array([[1.0, -2.0], [3.0, -5.0], [0.0, 0.0]])
+    rows = np.array([0, 0, 1])
+    agg = aggregate_windows(logits, rows, 2, HeadKind.multi_label)
+    assert agg.tolist() == [[3.0, -2.0], [0.0, 0.0]]
+    agg = aggregate_windows(logits, rows, 2, HeadKind.single_label)
+    assert agg.tolist() == [[2.0, -3.5], [0.0, 0.0]]
+
+
+def test_temperature_fixes_overconfidence():
+    rng = np.random.default_rng(0)
+    head = load_schema().head("malicious")
+    y = rng.integers(0, 2, size=(400, 1))
+    # logits point the right way but are 5x too large
+    true_logit = np.where(y == 1, 1.0, -1.0) + rng.normal(0, 1.5, size=y.shape)
+    t = fit_temperature(head, true_logit * 5.0, y)
+    assert 3.0 < t < 8.0
+
+
+def test_route_threshold_meets_target_precision():
+    head = load_schema().head("sector")
+    rng = np.random.default_rng(1)
+    n = 500
+    y = np.eye(7, dtype=np.int8)[rng.integers(0, 7, n)]
+    conf_right = rng.random(n) > 0.3
+    logits = rng.normal(0, 1, (n, 7)) + np.where(conf_right[:, None], 4.0 * y, 0.0)
+    probs = probabilities(logits, head.kind)
+    route = fit_route_threshold(head, probs, y, [], 0.9)
+    sel = confidence(probs, head.kind) >= route["threshold"]
+    assert ((probs.argmax(1) == y.argmax(1))[sel]).mean() >= 0.9
+    assert 0 < route["coverage"] < 1
+    cal = calibrate_head(head, logits, y, 0.9)
+    assert set(cal) == {"temperature", "decision_thresholds", "route", "n_dev"}

@@ -1,0 +1,194 @@
+"""Training data: real letters (tipdm2020 sector, COLD abusive), generated letters and user files,
+split into train/dev/test and cut into token windows as a `datasets.Dataset`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset
+
+from training.model import label_key, mask_key
+from training.profiles import Profile
+from xinfang.config import Settings
+from xinfang.errors import InputFileError
+from xinfang.heads import target_matrix
+from xinfang.labels import LabelledLetter, read_labelled
+from xinfang.schema import Schema
+from xinfang.text import LetterTokenizer, normalise
+
+
+@dataclass
+class Corpus:
+    """Letters per split; `test` sets are never used for training, early stopping or calibration."""
+
+    train: list[LabelledLetter] = field(default_factory=list)
+    dev: list[LabelledLetter] = field(default_factory=list)
+    tests: dict[str, list[LabelledLetter]] = field(default_factory=dict)
+    sources: dict[str, dict] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {"train": dict(Counter(x.source for x in self.train)),
+                                          "dev": dict(Counter(x.source for x in self.dev))}
+        for name, letters in self.tests.items():
+            out[f"test:{name}"] = {name: len(letters)}
+        return out
+
+
+def find_data_file(settings: Settings, relative: str) -> Path | None:
+    """A data file from the repository's data/ folder, else from the shared data folder."""
+    for root in (settings.data_dir, settings.shared_data_dir):
+        p = Path(root) / relative
+        if p.is_file():
+            return p
+    return None
+
+
+def load_tipdm(path: Path, schema: Schema) -> list[LabelledLetter]:
+    """tipdm2020 labelled citizen messages: the `sector` head (first-level class in Chinese)."""
+    head = schema.head("sector")
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for n, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            rec = json.loads(raw)
+            try:
+                sector = head.class_ids[head.index(rec["sector"])]
+            except KeyError as exc:
+                raise InputFileError(path, f"unknown sector {exc}", line=n, field="sector") from None
+            text = "\n".join(t for t in (rec.get("title"), rec.get("text")) if t)
+            out.append(LabelledLetter(id=str(rec["id"]), text=text, labels={"sector": sector}, source="tipdm2020",
+                                      extra={"submitter": rec.get("submitter")}))
+    return out
+
+
+def load_cold(path: Path) -> list[LabelledLetter]:
+    """COLD (Deng et al., 2022): short Chinese comments labelled 0 safe / 1 offensive -> `abusive`."""
+    out = []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        for row in reader:
+            if row.get("label") not in {"0", "1"} or not row.get("TEXT"):
+                raise InputFileError(path, "expected label 0/1 and non-empty TEXT", line=reader.line_num,
+                                     field="label")
+            out.append(LabelledLetter(id=f"cold-{path.stem}-{row.get('Unnamed: 0') or reader.line_num}",
+                                      text=row["TEXT"], labels={"abusive": row["label"] == "1"}, source="cold"))
+    return out
+
+
+def generated_letters(n: int, seed: int, split: str, malicious_rate: float) -> list[LabelledLetter]:
+    """Synthetic letters for topic, credibility and malicious (labels from the generator)."""
+    from training.generator import generate_letters
+
+    out = []
+    for g in generate_letters(n, seed=seed, split=split, malicious_rate=malicious_rate):
+        out.append(LabelledLetter(
+            id=g.id, text=g.text, source="generated",
+            labels={"topic": list(g.topic), "credibility": list(g.credibility), "malicious": bool(g.malicious)},
+            extra={"topic_primary": g.topic_primary, "spans": [s.__dict__ for s in g.spans],
+                   "template_ids": g.template_ids}))
+    return out
+
+
+def _stratified_split(letters: list[LabelledLetter], key: str, fraction: float, seed: int
+                      ) -> tuple[list[LabelledLetter], list[LabelledLetter]]:
+    groups: dict[str, list[LabelledLetter]] = {}
+    for x in letters:
+        groups.setdefault(str(x.labels.get(key)), []).append(x)
+    rng = random.Random(seed)
+    train, dev = [], []
+    for k in sorted(groups):
+        g = groups[k][:]
+        rng.shuffle(g)
+        n_dev = max(1, round(len(g) * fraction)) if len(g) > 1 else 0
+        dev += g[:n_dev]
+        train += g[n_dev:]
+    return train, dev
+
+
+def build_corpus(profile: Profile, schema: Schema, settings: Settings, extra_data: list[Path] | None = None,
+                 tipdm_exclude: set[str] | None = None) -> Corpus:
+    """Assemble train/dev/test letters from every available source for the heads the schema has."""
+    corpus = Corpus()
+    seed = profile.seed
+    heads = set(schema.head_names)
+    if heads & {"topic", "credibility", "malicious"}:
+        corpus.train += generated_letters(profile.generated_train, seed, "train", profile.malicious_rate)
+        corpus.dev += generated_letters(profile.generated_dev, seed + 1, "dev", profile.malicious_rate)
+        corpus.tests["generated"] = generated_letters(profile.generated_test, seed + 2, "test",
+                                                      profile.malicious_rate)
+        corpus.sources["generated"] = {"kind": "generated", "licence": "project's own generator",
+                                       "seed": seed}
+    tipdm = find_data_file(settings, "tipdm2020/labeled.jsonl")
+    if "sector" in heads and tipdm:
+        letters = [x for x in load_tipdm(tipdm, schema) if x.id not in (tipdm_exclude or set())]
+        tr, dv = _stratified_split(letters, "sector", profile.tipdm_dev_fraction, seed)
+        corpus.train += tr
+        corpus.dev += dv
+        corpus.sources["tipdm2020"] = {"kind": "real", "path": str(tipdm), "licence": "none stated (evaluation/demo)",
+                                       "n": len(letters)}
+    cold_train = find_data_file(settings, "cold/train.csv")
+    if "abusive" in heads and cold_train:
+        rows = load_cold(cold_train)
+        random.Random(seed).shuffle(rows)
+        corpus.train += rows[: profile.cold_train]
+        corpus.dev += rows[profile.cold_train: profile.cold_train + profile.cold_dev_internal]
+        corpus.sources["cold"] = {"kind": "real", "path": str(cold_train), "licence": "Apache-2.0",
+                                  "n_train_pool": len(rows)}
+        cold_dev = find_data_file(settings, "cold/dev.csv")
+        if cold_dev:
+            corpus.tests["cold_dev"] = load_cold(cold_dev)
+    for path in extra_data or []:
+        letters = read_labelled(path, schema, source=f"user:{Path(path).name}")
+        rng = random.Random(seed)
+        letters = letters[:]
+        rng.shuffle(letters)
+        n_dev = len(letters) // 10
+        corpus.dev += letters[:n_dev]
+        corpus.train += letters[n_dev:]
+        corpus.sources[f"user:{Path(path).name}"] = {"kind": "user", "path": str(path), "n": len(letters)}
+    if not corpus.train:
+        raise InputFileError("<training data>", "no training data found for the schema's heads")
+    return corpus
+
+
+def letters_to_dataset(letters: list[LabelledLetter], schema: Schema) -> Dataset:
+    """One row per letter: normalised text, and per head a target vector plus a 0/1 'is labelled' mask."""
+    cols: dict[str, list] = {"letter_id": [x.id for x in letters], "source": [x.source for x in letters],
+                             "text": [normalise(x.text) for x in letters]}
+    for head in schema.heads:
+        present = [head.name in x.labels for x in letters]
+        filler = {"binary": False, "single_label": head.class_ids[0], "multi_label": []}[head.kind.value]
+        y = target_matrix(head, [x.labels.get(head.name, filler) for x in letters]).astype(np.float32)
+        cols[label_key(head.name)] = y.tolist()
+        cols[mask_key(head.name)] = [int(p) for p in present]
+    return Dataset.from_dict(cols)
+
+
+def to_windows(ds: Dataset, tokenizer: LetterTokenizer, max_windows: int | None = None, seed: int = 0) -> Dataset:
+    """Expand letters into token windows; each window carries its letter's labels and row index.
+    With max_windows, keep at most that many windows per letter (a seeded random choice)."""
+    label_cols = [c for c in ds.column_names if c.startswith(("labels_", "mask_"))]
+
+    def expand(batch: dict, indices: list[int]) -> dict:
+        out: dict[str, list] = {"input_ids": [], "letter_row": [], **{c: [] for c in label_cols}}
+        for j, row in enumerate(indices):
+            wins = tokenizer.windows(batch["text"][j])
+            if max_windows and len(wins) > max_windows:
+                rng = random.Random(seed * 1_000_003 + row)
+                wins = [wins[i] for i in sorted(rng.sample(range(len(wins)), max_windows))]
+            for w in wins:
+                out["input_ids"].append(w.ids)
+                out["letter_row"].append(row)
+                for c in label_cols:
+                    out[c].append(batch[c][j])
+        return out
+
+    return ds.map(expand, batched=True, with_indices=True, remove_columns=ds.column_names,
+                  desc="windows")

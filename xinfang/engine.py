@@ -1,0 +1,166 @@
+"""The scoring engine: ONNX Runtime + tokenizers, overlapping windows, length-sorted batches,
+calibrated per-head answers, rule evidence spans and a routing decision for each letter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from xinfang.heads import aggregate_windows, confidence, decisions, probabilities
+from xinfang.model_folder import ModelFolder
+from xinfang.schema import Head, HeadKind
+from xinfang.text import LetterTokenizer, normalise
+
+
+@dataclass(frozen=True)
+class LetterIn:
+    """A letter to score."""
+
+    id: str
+    text: str
+
+
+class Engine:
+    """Scores letters with a trained model folder; thread-safe for concurrent `score` calls."""
+
+    def __init__(self, folder: ModelFolder | str | Path, precision: str = "int8", threads: int = 0,
+                 max_batch: int = 32, batch_tokens: int = 8192, with_signals: bool = True):
+        self.folder = folder if isinstance(folder, ModelFolder) else ModelFolder(Path(folder))
+        self.folder.check()
+        self.schema = self.folder.schema
+        self.calibration = self.folder.calibration
+        cfg = self.folder.inference
+        self.tokenizer = LetterTokenizer.from_file(self.folder.path / "tokenizer.json",
+                                                   max_length=int(cfg["max_length"]), overlap=int(cfg["overlap"]))
+        self.pad_id = int(cfg.get("pad_id", self.tokenizer.pad_id))
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self.precision = precision
+        self.session = ort.InferenceSession(str(self.folder.onnx_path(precision)), opts,
+                                            providers=["CPUExecutionProvider"])
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        missing = set(self.schema.head_names) - set(self.outputs)
+        if missing:
+            raise ValueError(f"ONNX graph lacks outputs for heads {sorted(missing)}")
+        self.max_batch = max_batch
+        self.batch_tokens = batch_tokens
+        self.with_signals = with_signals
+
+    @property
+    def model_ref(self) -> dict[str, str]:
+        return {"name": self.folder.name, "version": self.folder.version, "precision": self.precision}
+
+    # ---- model outputs ----
+    def _run(self, windows: list[list[int]]) -> dict[str, np.ndarray]:
+        """Window logits per head, batches of similar length so little padding is computed."""
+        order = np.argsort([len(w) for w in windows], kind="stable")
+        parts: dict[str, list[np.ndarray]] = {n: [] for n in self.outputs}
+        i = 0
+        while i < len(order):
+            longest = len(windows[order[min(i + self.max_batch, len(order)) - 1]])
+            size = max(1, min(self.max_batch, self.batch_tokens // max(longest, 1)))
+            idx = order[i: i + size]
+            n = len(windows[idx[-1]])
+            ids = np.full((len(idx), n), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(idx), n), dtype=np.int64)
+            for r, j in enumerate(idx):
+                w = windows[j]
+                ids[r, : len(w)] = w
+                mask[r, : len(w)] = 1
+            for name, out in zip(self.outputs, self.session.run(self.outputs, {"input_ids": ids,
+                                                                             "attention_mask": mask}), strict=True):
+                parts[name].append(out)
+            i += len(idx)
+        inverse = np.argsort(order, kind="stable")
+        return {n: np.concatenate(p)[inverse] for n, p in parts.items()}
+
+    def letter_logits(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Letter-level (aggregated, uncalibrated) logits per head."""
+        windows: list[list[int]] = []
+        rows: list[int] = []
+        for i, text in enumerate(texts):
+            for w in self.tokenizer.windows(normalise(text)):
+                windows.append(w.ids)
+                rows.append(i)
+        if not windows:
+            return {h.name: np.zeros((0, h.n_outputs)) for h in self.schema.heads}
+        raw = self._run(windows)
+        r = np.asarray(rows)
+        return {h.name: aggregate_windows(raw[h.name], r, len(texts), h.kind) for h in self.schema.heads}
+
+    def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        logits = self.letter_logits(texts)
+        return {h.name: probabilities(logits[h.name], h.kind, self._cal(h).get("temperature", 1.0))
+                for h in self.schema.heads}
+
+    def _cal(self, head: Head) -> dict:
+        return self.calibration.get(head.name, {})
+
+    # ---- results ----
+    def score(self, letters: Sequence[LetterIn]) -> list[dict]:
+        """One result dict per letter, in input order."""
+        probs = self.probabilities([x.text for x in letters])
+        return [self._result(x, {h: p[i] for h, p in probs.items()}) for i, x in enumerate(letters)]
+
+    def _head_answer(self, head: Head, p: np.ndarray) -> tuple[dict, float]:
+        cal = self._cal(head)
+        thresholds = cal.get("decision_thresholds") or None
+        row = p[None, :]
+        chosen = decisions(row, head.kind, thresholds)[0]
+        conf = float(confidence(row, head.kind, thresholds)[0])
+        scores = {c: round(float(v), 4) for c, v in zip(head.class_ids, p, strict=True)}
+        if head.kind is HeadKind.single_label:
+            return {"label": head.class_ids[int(p.argmax())], "scores": scores, "confidence": round(conf, 4)}, conf
+        if head.kind is HeadKind.binary:
+            return {"probability": round(float(p[0]), 4), "flag": bool(chosen[0]),
+                    "confidence": round(conf, 4)}, conf
+        labels = [c for c, on in zip(head.class_ids, chosen, strict=True) if on]
+        primary = head.class_ids[int(p.argmax())] if labels else None
+        if primary is not None and primary not in labels:
+            primary = max(labels, key=lambda c: scores[c])
+        return {"labels": labels, "primary": primary, "scores": scores, "confidence": round(conf, 4)}, conf
+
+    def _result(self, letter: LetterIn, probs: dict[str, np.ndarray]) -> dict:
+        from xinfang.signals import CREDIBILITY_SIGNALS, MALICIOUS_INDICATORS, extract_signals
+
+        out: dict = {"id": letter.id, "model": self.model_ref}
+        reasons: list[str] = []
+        signals = extract_signals(letter.text) if self.with_signals else []
+        for head in self.schema.heads:
+            answer, conf = self._head_answer(head, probs[head.name])
+            route = self._cal(head).get("route", {})
+            threshold = route.get("threshold")
+            if threshold is not None and conf < threshold:
+                reasons.append(f"{head.name}: confidence {conf:.2f} below the auto-route threshold {threshold:.2f}")
+            out[head.name] = answer
+        if "credibility" in out:
+            cred = out["credibility"]
+            head = self.schema.head("credibility")
+            weights = {c.id: (c.weight if c.weight is not None else 1.0) for c in head.classes}
+            total = sum(weights.values()) or 1.0
+            cred["score"] = round(sum(weights[c] * cred["scores"][c] for c in weights) / total, 4)
+            cred["signals"] = [_span(s) for s in signals if s.type in CREDIBILITY_SIGNALS]
+        if "malicious" in out:
+            mal = out["malicious"]
+            mal["indicators"] = [_span(s) for s in signals if s.type in MALICIOUS_INDICATORS]
+            if mal.get("flag"):
+                kinds = sorted({s["type"] for s in mal["indicators"]})
+                reasons.append("malicious: possible false or malicious report; a person must review it"
+                               + (f" (indicators: {', '.join(kinds)})" if kinds else ""))
+        if out.get("abusive", {}).get("flag"):
+            reasons.append("abusive: offensive language")
+        out["route"] = {"decision": "human" if reasons else "auto", "reasons": reasons}
+        out["duplicates"] = []
+        return out
+
+
+def _span(s: object) -> dict:
+    return {"type": s.type, "text": s.text, "start": s.start, "end": s.end, "source": s.source}

@@ -1,0 +1,73 @@
+"""A trained model folder (models/<name>/<version>): its files, schema, calibration and card."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from xinfang.errors import XinfangError
+from xinfang.schema import Schema, load_schema
+
+REQUIRED = ("model.onnx", "tokenizer.json", "schema.yaml", "calibration.json", "inference.json")
+
+
+class ModelNotFound(XinfangError):
+    """No usable model folder where one was asked for."""
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    path: Path
+
+    @classmethod
+    def resolve(cls, models_dir: Path, ref: str | None = None) -> ModelFolder:
+        """'current' (default), 'name/version', a version under any name, or a folder path."""
+        ref = ref or "current"
+        candidates = [Path(ref), models_dir / ref]
+        candidates += sorted(models_dir.glob(f"*/{ref}")) if "/" not in ref else []
+        for c in candidates:
+            if (c / "model.onnx").is_file():
+                folder = cls(c.resolve())
+                folder.check()
+                return folder
+        raise ModelNotFound(f"no model '{ref}' under {models_dir} (train one with `xinfang train`)")
+
+    def check(self) -> None:
+        missing = [f for f in REQUIRED if not (self.path / f).is_file()]
+        if missing:
+            raise ModelNotFound(f"model folder {self.path} lacks {missing}")
+
+    @cached_property
+    def schema(self) -> Schema:
+        return load_schema(self.path / "schema.yaml")
+
+    @cached_property
+    def calibration(self) -> dict:
+        return json.loads((self.path / "calibration.json").read_text(encoding="utf-8"))
+
+    @cached_property
+    def inference(self) -> dict:
+        return json.loads((self.path / "inference.json").read_text(encoding="utf-8"))
+
+    @cached_property
+    def card(self) -> dict:
+        p = self.path / "model_card.json"
+        return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name") or self.path.parent.name)
+
+    @property
+    def version(self) -> str:
+        return str(self.card.get("version") or self.path.name)
+
+    def onnx_path(self, precision: str = "int8") -> Path:
+        if precision not in {"int8", "fp32"}:
+            raise ValueError("precision is 'int8' or 'fp32'")
+        p = self.path / ("model.int8.onnx" if precision == "int8" else "model.onnx")
+        if not p.is_file():
+            raise ModelNotFound(f"{p} not found")
+        return p

@@ -7,11 +7,14 @@ import csv
 import json
 import random
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
+from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
 from training.model import label_key, mask_key
 from training.profiles import Profile
@@ -190,5 +193,17 @@ def to_windows(ds: Dataset, tokenizer: LetterTokenizer, max_windows: int | None 
                     out[c].append(batch[c][j])
         return out
 
-    return ds.map(expand, batched=True, with_indices=True, remove_columns=ds.column_names,
-                  desc="windows")
+    with progress_bars_off():
+        return ds.map(expand, batched=True, with_indices=True, remove_columns=ds.column_names)
+
+
+@contextmanager
+def progress_bars_off() -> Iterator[None]:
+    """datasets' tqdm bars off for a moment (the pipeline prints its own progress)."""
+    was_on = are_progress_bars_disabled() is False
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_on:
+            enable_progress_bars()

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers.utils import logging as hf_logging
 
 from xinfang.schema import HeadKind, Schema, parse_schema
 
@@ -97,10 +98,14 @@ class MultiHeadModel(nn.Module):
 def load_encoder(base_path: str | Path) -> PreTrainedModel:
     """The base encoder without any pretrained pooler (we pool ourselves)."""
     config = AutoConfig.from_pretrained(base_path)
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the load report lists the unused pooler: expected, not news
     try:
         return AutoModel.from_pretrained(base_path, config=config, add_pooling_layer=False)
     except TypeError:
         return AutoModel.from_pretrained(base_path, config=config)
+    finally:
+        hf_logging.set_verbosity(previous)
 
 
 class OnnxWrapper(nn.Module):

@@ -103,6 +103,18 @@ def write_serving_files(folder: Path, tokenizer_json: Path, schema: Schema, cali
     (folder / "inference.json").write_text(json.dumps(inference, indent=2), encoding="utf-8")
 
 
+def split_ids(corpus: Corpus) -> dict[str, dict[str, list[str]]]:
+    """Letter ids per source and split, so evaluation can tell seen letters from held-out ones."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for split, letters in (("train", corpus.train), ("dev", corpus.dev)):
+        for x in letters:
+            out.setdefault(x.source, {}).setdefault(split, []).append(x.id)
+    for name, letters in corpus.tests.items():
+        for x in letters:
+            out.setdefault(x.source, {}).setdefault(f"test:{name}", []).append(x.id)
+    return out
+
+
 def _new_version() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
@@ -183,6 +195,7 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
 
     write_serving_files(staging, base_dir / "tokenizer.json", schema, calibration, prof, tokenizer.pad_id,
                         model.pooling)
+    (staging / "splits.json").write_text(json.dumps(split_ids(corpus), indent=1), encoding="utf-8")
 
     t = time.monotonic()
     test_metrics = {}

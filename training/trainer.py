@@ -21,6 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from training.model import MultiHeadModel, label_key, mask_key
 from training.profiles import Profile
@@ -182,6 +183,8 @@ def fit(model: MultiHeadModel, train: Dataset, dev: Dataset, profile: Profile, p
         optimizers=(_optimizer(model, profile), None),
         callbacks=[budget, RichProgress(console), EarlyStoppingCallback(profile.early_stopping_patience)],
     )
+    for noisy in (PrinterCallback, ProgressCallback):  # rich progress replaces their prints
+        trainer.remove_callback(noisy)
     start = time.monotonic()
     out = trainer.train()
     seconds = time.monotonic() - start

@@ -30,3 +30,34 @@ def test_export_parity_and_dynamic_axes(tiny_base, tmp_path):
         assert np.allclose(alone[h][0], batched[h][1], atol=1e-4)
         assert batched[h].shape[0] == len(windows)
     assert torch.__version__  # the export ran on this torch
+
+
+def test_int8_keeps_gelu_fed_matmuls_in_float(tiny_base, tmp_path):
+    import onnx
+
+    from training.export import gelu_fed_matmuls
+
+    torch.manual_seed(0)
+    model = MultiHeadModel(load_encoder(tiny_base), load_schema()).eval()
+    result = export_onnx(model, tmp_path)
+    fp32 = onnx.load(str(result.fp32_path))
+    kept = gelu_fed_matmuls(fp32)
+    assert len(kept) == model.encoder.config.num_hidden_layers  # one FFN down-projection per layer
+    q8 = onnx.load(str(result.int8_path))
+    names = {n.name: n.op_type for n in q8.graph.node}
+    assert all(names.get(k) == "MatMul" for k in kept)
+    assert sum(op == "MatMulInteger" for op in names.values()) > 0
+
+
+def test_parity_on_letters_uses_calibration(tiny_base, tmp_path):
+    torch.manual_seed(1)
+    model = MultiHeadModel(load_encoder(tiny_base), load_schema()).eval()
+    result = export_onnx(model, tmp_path)
+    rng = np.random.default_rng(1)
+    windows = [rng.integers(5, 60, size=20).tolist() for _ in range(6)]
+    rows = [0, 0, 1, 2, 2, 2]
+    par = parity(model, result, windows, 0, rows, {"topic": {"temperature": 1.0, "decision_thresholds": [0.0] * 9}})
+    assert par["n_letters"] == 3
+    # a threshold of 0 makes every topic decision "yes" on both graphs: full agreement
+    assert par["heads"]["topic"]["int8_label_agreement"] == 1.0
+    assert 0.0 <= par["int8_min_agreement"] <= 1.0

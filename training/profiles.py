@@ -21,7 +21,7 @@ class Profile(BaseModel):
     tipdm_dev_fraction: float = 0.2
     epochs: float = 1.0
     batch_size: int = 16
-    learning_rate: float = 5e-5
+    learning_rate: float = 8e-5
     head_learning_rate: float = 1e-3
     warmup_ratio: float = 0.06
     weight_decay: float = 0.01

@@ -1,0 +1,270 @@
+"""The classify job: resume state, a checked stream of letters, chunked scoring (local or Ray), duplicates,
+incremental fsync'd writing, progress and the summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from rich.console import Console
+
+from xinfang.batch.dedup import RunDuplicates, submitter_key
+from xinfang.batch.log import get_logger
+from xinfang.batch.progress import make_progress
+from xinfang.batch.reader import Columns, Limits, count_rows, detect_format, read_letters
+from xinfang.batch.records import Letter, Reason, Rejected
+from xinfang.batch.resume import ResumeError, encode_sig, load_errors, load_output, load_signatures
+from xinfang.batch.scoring import Chunk, Failed, LocalScorer, Outcome
+from xinfang.batch.summary import Summary, render
+from xinfang.batch.writer import LineFile, ResultCodec, error_line, output_format, sig_line
+from xinfang.config import Settings, get_settings
+from xinfang.errors import InputFileError, XinfangError
+from xinfang.model_folder import ModelFolder
+
+if TYPE_CHECKING:
+    from xinfang.batch.ray_runner import RayScorer
+
+log = get_logger()
+ENGINES = ("local", "ray")
+
+
+@dataclass
+class ClassifyOptions:
+    """Everything `xinfang classify` takes; None means the setting's default."""
+
+    input: Path
+    output: Path
+    errors: Path | None = None
+    input_format: str | None = None
+    output_format: str | None = None
+    columns: Columns = field(default_factory=Columns)
+    model: str = "current"
+    precision: str = "int8"
+    threads: int | None = None
+    batch_size: int | None = None
+    engine: str = "local"
+    ray_address: str | None = None
+    concurrency: int | None = None
+    ray_ship_model: bool | None = None
+    restart: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class JobFiles:
+    """The output and its companions: errors (default OUTPUT.errors.jsonl), MinHash signatures
+    (OUTPUT.sig, for resuming duplicate detection) and the summary (OUTPUT.summary.json)."""
+
+    output: Path
+    errors: Path
+    sigs: Path
+    summary: Path
+
+    @classmethod
+    def for_output(cls, output: Path, errors: Path | None = None) -> JobFiles:
+        return cls(output, errors or Path(f"{output}.errors.jsonl"), Path(f"{output}.sig"),
+                   Path(f"{output}.summary.json"))
+
+
+def _admit(stream: Iterator[Letter | Rejected], done: set[str], error_lines: set[int], summary: Summary
+           ) -> Iterator[Letter | Rejected]:
+    """Rows still to do: rows with an error row and letters with a result are skipped; a valid letter whose
+    id an earlier valid letter used becomes a duplicate_id error (rows rejected for other reasons reserve
+    no id). Deterministic over the input, so a rerun reaches the same decisions."""
+    first_line: dict[str, int] = {}
+    for rec in stream:
+        if isinstance(rec, Letter) and rec.id not in first_line:
+            first_line[rec.id] = rec.line
+            dup = None
+        elif isinstance(rec, Letter):
+            dup = first_line[rec.id]
+        else:
+            dup = None
+        if rec.line in error_lines or (isinstance(rec, Letter) and dup is None and rec.id in done):
+            summary.skipped()
+            continue
+        if dup is not None:
+            yield Rejected(rec.line, Reason.duplicate_id, f"id already used by the letter on line {dup}",
+                           rec.id)
+        else:
+            yield rec
+
+
+def _chunks(stream: Iterator[Letter | Rejected], size: int) -> Iterator[Chunk]:
+    chunk = Chunk()
+    for rec in stream:
+        if isinstance(rec, Letter):
+            chunk.letters.append(rec)
+            if len(chunk.letters) >= size:
+                yield chunk
+                chunk = Chunk()
+        else:
+            chunk.rejected.append(rec)
+            if len(chunk.rejected) >= size * 4:  # a run of bad rows is written without waiting for letters
+                yield chunk
+                chunk = Chunk()
+    if chunk.letters or chunk.rejected:
+        yield chunk
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_classify(opts: ClassifyOptions, settings: Settings | None = None,
+                 console: Console | None = None) -> dict:
+    """Score every letter of opts.input into opts.output (resuming a previous run of the same job);
+    returns the summary, which is also written to OUTPUT.summary.json."""
+    settings = settings or get_settings()
+    console = console or Console(stderr=True)
+    t0 = time.perf_counter()
+    fmt_in, codec, files, folder = _check(opts, settings)
+    limits = Limits(settings.max_text_chars, settings.batch_max_id_chars)
+    if opts.restart:
+        for p in (files.output, files.errors, files.sigs, files.summary):
+            p.unlink(missing_ok=True)
+    summary = Summary(folder.schema)
+    dups = RunDuplicates(settings.duplicate_threshold)
+    state = load_output(files.output, codec, summary.add_result)
+    ref = state.model or {}
+    if state.model and (ref.get("name"), ref.get("version"), ref.get("precision")) != (
+            folder.name, folder.version, opts.precision):
+        raise ResumeError(f"{files.output} was written by model {ref.get('name')}/{ref.get('version')} "
+                          f"({ref.get('precision')}), not {folder.name}/{folder.version} ({opts.precision}); "
+                          "use --restart or another output file")
+    error_lines = load_errors(files.errors, lambda rec: summary.add_error(rec["reason"]))
+    restored = load_signatures(files.sigs, state.done, lambda *a: _restore(dups, files.sigs, *a))
+    missing = state.done - restored
+    if state.done or error_lines:
+        log.info("resuming: %d results, %d error rows, %d signatures to recompute",
+                 len(state.done), len(error_lines), len(missing))
+
+    with LineFile(files.sigs) as sig_file, LineFile(files.output, codec.header) as out_file, \
+            LineFile(files.errors) as err_file:
+        if missing:
+            _recompute_signatures(read_letters(opts.input, fmt_in, opts.columns, limits), missing, dups,
+                                  sig_file)
+        scorer = _scorer(opts, settings, folder, dups)
+        total = count_rows(opts.input, fmt_in)
+        stream = _admit(read_letters(opts.input, fmt_in, opts.columns, limits), state.done, error_lines,
+                        summary)
+        t_run = t_last = time.perf_counter()
+        with make_progress(console, opts.progress) as progress:
+            already = len(state.done) + len(error_lines)
+            task = progress.add_task("classify", total=total, completed=already, initial=already)
+            batch_size = opts.batch_size or settings.batch_size
+            with closing(scorer.run(_chunks(stream, batch_size))) as scored:  # on errors too: Ray shuts down
+                for n_chunk, (chunk, outcomes) in enumerate(scored, start=1):
+                    sigs, outs, errs = [], [], []
+                    for r in chunk.rejected:
+                        errs.append(error_line(r.to_dict()))
+                        summary.add_error(r.reason.value, now=True)
+                    for letter, outcome in zip(chunk.letters, outcomes, strict=True):
+                        errs += _place(letter, outcome, dups, codec, summary, sigs, outs)
+                    # signatures first: a result whose signature is missing costs a re-read on resume
+                    for f, lines in ((sig_file, sigs), (out_file, outs), (err_file, errs)):
+                        f.write(lines)
+                        f.commit()
+                    done = summary.results + sum(summary.errors.values())
+                    progress.update(task, advance=len(chunk.letters) + len(chunk.rejected),
+                                    total=max(total, done))
+                    now = time.perf_counter()
+                    log.info("chunk %d: %d results, %d error rows in %.3f s", n_chunk, len(outs), len(errs),
+                             now - t_last)
+                    t_last = now
+            done = summary.results + sum(summary.errors.values())
+            progress.update(task, total=done, completed=done)
+    seconds = time.perf_counter() - t_run
+    model = {"name": folder.name, "version": folder.version, "precision": opts.precision}
+    report = summary.report(dups, seconds, input=str(opts.input), output=str(files.output),
+                            errors_file=str(files.errors), engine=opts.engine, model=model,
+                            resumed=bool(state.done or error_lines), setup_seconds=round(t_run - t0, 2))
+    _write_atomic(files.summary, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    log.info("done: %d results, %d errors in %.1f s", report["letters"]["results"],
+             report["letters"]["errors"], seconds)
+    render(report, console)
+    return report
+
+
+def _check(opts: ClassifyOptions, settings: Settings) -> tuple[str, ResultCodec, JobFiles, ModelFolder]:
+    """Options checked before anything is written: formats, paths, precision and the model folder."""
+    if opts.engine not in ENGINES:
+        raise XinfangError(f"unknown engine '{opts.engine}' (use {' or '.join(ENGINES)})")
+    if opts.precision not in {"int8", "fp32"}:
+        raise XinfangError("precision is int8 or fp32")
+    if not opts.input.is_file():
+        raise InputFileError(opts.input, "no such file")
+    fmt_in = detect_format(opts.input, opts.input_format)
+    try:
+        fmt_out = output_format(opts.output, opts.output_format)
+    except ValueError as exc:
+        raise XinfangError(str(exc)) from None
+    files = JobFiles.for_output(opts.output, opts.errors)
+    if opts.input.resolve() in {p.resolve() for p in (files.output, files.errors, files.sigs, files.summary)}:
+        raise XinfangError("the output or error file would overwrite the input")
+    folder = ModelFolder.resolve(settings.models_dir, opts.model)
+    folder.onnx_path(opts.precision)
+    return fmt_in, ResultCodec(fmt_out, folder.schema), files, folder
+
+
+def _restore(dups: RunDuplicates, path: Path, letter_id: str, sub: str | None, sig: np.ndarray) -> None:
+    try:
+        dups.restore(letter_id, sub, sig)
+    except ValueError:
+        raise ResumeError(f"{path} holds signatures of another shape; use --restart") from None
+
+
+def _recompute_signatures(stream: Iterator[Letter | Rejected], missing: set[str], dups: RunDuplicates,
+                          sig_file: LineFile) -> None:
+    """Signatures of done letters lost with a crash or a deleted side file, from the input again."""
+    lines: list[str] = []
+    for rec in stream:
+        if isinstance(rec, Letter) and rec.id in missing:
+            missing.discard(rec.id)
+            sig, key = dups.signature(rec.text), submitter_key(rec.submitter)
+            _restore(dups, sig_file.path, rec.id, key, sig)
+            lines.append(sig_line(rec.id, key, encode_sig(sig)))
+            if len(lines) >= 1024:
+                sig_file.write(lines)
+                lines = []
+    sig_file.write(lines)
+    sig_file.commit()
+
+
+def _scorer(opts: ClassifyOptions, settings: Settings, folder: ModelFolder, dups: RunDuplicates
+            ) -> LocalScorer | RayScorer:
+    threads = settings.threads if opts.threads is None else opts.threads
+    if opts.engine == "ray":
+        from xinfang.batch.ray_runner import RayScorer
+
+        return RayScorer(folder, opts.precision, threads or 1, opts.batch_size or settings.batch_size,
+                         opts.concurrency or settings.ray_concurrency,
+                         opts.ray_address or settings.ray_address, settings.ray_num_cpus, settings.ray_window,
+                         opts.ray_ship_model)
+    from xinfang.engine import Engine
+
+    return LocalScorer(Engine(folder, precision=opts.precision, threads=threads), dups.signature)
+
+
+def _place(letter: Letter, outcome: Outcome, dups: RunDuplicates, codec: ResultCodec, summary: Summary,
+           sigs: list[str], outs: list[str]) -> list[str]:
+    """Annotate and encode one outcome into sigs/outs; returns its error line, if it failed."""
+    if isinstance(outcome, Failed):
+        rec = Rejected(letter.line, Reason.scoring_failed, f"the model raised {outcome.error}", letter.id)
+        summary.add_error(rec.reason.value, now=True)
+        return [error_line(rec.to_dict())]
+    key = submitter_key(letter.submitter)
+    dups.annotate(outcome.result, outcome.sig, key)
+    sigs.append(sig_line(letter.id, key, encode_sig(outcome.sig)))
+    outs.append(codec.encode(outcome.result))
+    summary.add_result(outcome.result, now=True)
+    return []

@@ -1,0 +1,144 @@
+"""Append-only output, error and signature files: one line a row, flushed and fsync'd per chunk."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from xinfang.schema import HeadKind, Schema
+
+OUTPUT_FORMATS = ("jsonl", "csv")
+
+
+def output_format(path: Path, fmt: str | None = None) -> str:
+    """'csv' for --output-format csv or a .csv path, else 'jsonl'."""
+    if fmt:
+        fmt = "jsonl" if fmt.lower() in {"json", "ndjson"} else fmt.lower()
+        if fmt not in OUTPUT_FORMATS:
+            raise ValueError(f"unknown output format '{fmt}' (use jsonl or csv)")
+        return fmt
+    return "csv" if path.suffix.lower() == ".csv" else "jsonl"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+class ResultCodec:
+    """One result as one line and back. JSONL: the result object. CSV: flattened key columns (per head
+    kind: label/confidence, labels/primary, probability/flag, score) then `result`, the full JSON."""
+
+    def __init__(self, fmt: str, schema: Schema):
+        self.fmt = fmt
+        self.heads = list(schema.heads)
+        cols = ["id"]
+        for h in self.heads:
+            if h.kind is HeadKind.single_label:
+                cols += [h.name, f"{h.name}_confidence"]
+            elif h.kind is HeadKind.multi_label:
+                cols += [h.name, f"{h.name}_primary"]
+                cols += [f"{h.name}_score"] if h.name == "credibility" else []
+            else:
+                cols += [f"{h.name}_probability", f"{h.name}_flag"]
+        self.columns = cols + ["route", "duplicates", "result"]
+
+    @property
+    def header(self) -> str | None:
+        return self._csv_line(self.columns) if self.fmt == "csv" else None
+
+    @staticmethod
+    def _csv_line(values: list[Any]) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(values)
+        return buf.getvalue()
+
+    def encode(self, result: dict) -> str:
+        if self.fmt == "jsonl":
+            return _dumps(result) + "\n"
+        row: list[Any] = [result["id"]]
+        for h in self.heads:
+            a = result.get(h.name, {})
+            if h.kind is HeadKind.single_label:
+                row += [a.get("label", ""), a.get("confidence", "")]
+            elif h.kind is HeadKind.multi_label:
+                row += ["|".join(a.get("labels", [])), a.get("primary") or ""]
+                row += [a.get("score", "")] if h.name == "credibility" else []
+            else:
+                row += [a.get("probability", ""), int(bool(a.get("flag")))]
+        duplicates = "|".join(d["id"] for d in result.get("duplicates", []))
+        row += [result.get("route", {}).get("decision", ""), duplicates, _dumps(result)]
+        return self._csv_line(row)
+
+    def decode(self, line: str) -> dict:
+        """The result of one line written by encode; ValueError if it is not one."""
+        if self.fmt == "jsonl":
+            obj = json.loads(line)
+        else:
+            rows = list(csv.reader([line]))
+            if len(rows) != 1 or len(rows[0]) != len(self.columns):
+                raise ValueError("not a result row")
+            obj = json.loads(rows[0][-1])
+        if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+            raise ValueError("not a result row")
+        return obj
+
+
+def error_line(record: dict) -> str:
+    """An error-file line: {"id", "line", "reason", "message"} (never the letter text)."""
+    return _dumps(record) + "\n"
+
+
+def sig_line(letter_id: str, submitter_key: str | None, sig_b64: str) -> str:
+    """A signature side-file line: the letter id, the hashed submitter and the MinHash signature."""
+    return _dumps({"id": letter_id, "sub": submitter_key, "sig": sig_b64}) + "\n"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class LineFile:
+    """A UTF-8 text file opened for appending whole lines; `commit` flushes and fsyncs them."""
+
+    def __init__(self, path: Path, header: str | None = None):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not path.exists() or path.stat().st_size == 0
+        self._f = path.open("a", encoding="utf-8", newline="")
+        if fresh:
+            if header:
+                self._f.write(header)
+            self.commit()
+            _fsync_dir(path.parent)
+
+    def write(self, lines: list[str]) -> None:
+        if lines:
+            self._f.write("".join(lines))
+
+    def commit(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self.commit()
+            self._f.close()
+
+    def __enter__(self) -> LineFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -119,3 +119,16 @@ def test_route_threshold_meets_target_precision():
     assert 0 < route["coverage"] < 1
     cal = calibrate_head(head, logits, y, 0.9)
     assert set(cal) == {"temperature", "decision_thresholds", "route", "n_dev"}
+
+
+def test_decision_threshold_falls_back_when_class_is_not_separated():
+    from training.calibrate import fit_decision_thresholds
+
+    head = load_schema().head("abusive")
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, size=(300, 1))
+    noise = rng.random((300, 1)) * 0.02 + 0.49  # a collapsed model: ~0.5 for everything
+    assert fit_decision_thresholds(head, noise, y) == [0.5]
+    good = np.clip(y * 0.6 + rng.random((300, 1)) * 0.4, 0, 1)
+    t = fit_decision_thresholds(head, good, y)[0]
+    assert 0.3 <= t <= 0.7

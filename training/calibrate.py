@@ -26,15 +26,19 @@ def fit_temperature(head: Head, logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(res.x))
 
 
-def fit_decision_thresholds(head: Head, probs: np.ndarray, y: np.ndarray, min_positives: int = 5) -> list[float]:
-    """Per-class probability thresholds maximising dev F1 (0.5 where dev has too few positives)."""
+def fit_decision_thresholds(head: Head, probs: np.ndarray, y: np.ndarray, min_positives: int = 5,
+                            min_auc: float = 0.6) -> list[float]:
+    """Per-class probability thresholds maximising dev F1; 0.5 where dev has too few positives or the
+    class is not separated at all (AUC < min_auc), where an F1-optimal threshold would flag everything."""
+    from sklearn.metrics import roc_auc_score
+
     if head.kind is HeadKind.single_label:
         return []
     grid = np.linspace(0.1, 0.9, 33)
     out = []
     for j in range(head.n_outputs):
         pos = y[:, j].sum()
-        if pos < min_positives:
+        if pos < min_positives or pos == len(y) or roc_auc_score(y[:, j], probs[:, j]) < min_auc:
             out.append(0.5)
             continue
         best, best_t = -1.0, 0.5

@@ -180,7 +180,7 @@ def to_windows(ds: Dataset, tokenizer: LetterTokenizer, max_windows: int | None 
     label_cols = [c for c in ds.column_names if c.startswith(("labels_", "mask_"))]
 
     def expand(batch: dict, indices: list[int]) -> dict:
-        out: dict[str, list] = {"input_ids": [], "letter_row": [], **{c: [] for c in label_cols}}
+        out: dict[str, list] = {"input_ids": [], "length": [], "letter_row": [], **{c: [] for c in label_cols}}
         for j, row in enumerate(indices):
             wins = tokenizer.windows(batch["text"][j])
             if max_windows and len(wins) > max_windows:
@@ -188,6 +188,7 @@ def to_windows(ds: Dataset, tokenizer: LetterTokenizer, max_windows: int | None 
                 wins = [wins[i] for i in sorted(rng.sample(range(len(wins)), max_windows))]
             for w in wins:
                 out["input_ids"].append(w.ids)
+                out["length"].append(len(w.ids))
                 out["letter_row"].append(row)
                 for c in label_cols:
                     out[c].append(batch[c][j])

@@ -16,7 +16,7 @@ class Profile(BaseModel):
     generated_train: int = 900
     generated_dev: int = 120
     generated_test: int = 300
-    cold_train: int = 700
+    cold_train: int = 2000
     cold_dev_internal: int = 160
     tipdm_dev_fraction: float = 0.2
     epochs: float = 1.0

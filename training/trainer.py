@@ -169,6 +169,8 @@ def fit(model: MultiHeadModel, train: Dataset, dev: Dataset, profile: Profile, p
         data_seed=profile.seed,
         use_cpu=not torch.cuda.is_available(),
         remove_unused_columns=False,
+        # batches of similar length: short COLD comments cost a fraction of a full letter window
+        train_sampling_strategy="group_by_length",
         label_names=[k for h in model.schema.head_names for k in (label_key(h), mask_key(h))],
         dataloader_num_workers=0,
         log_level="error",

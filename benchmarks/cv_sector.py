@@ -19,6 +19,7 @@ from rich.console import Console
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
+from evaluation.baseline import tfidf_baseline
 from training.bases import fetch_base
 from training.data import find_data_file, letters_to_dataset, load_tipdm, stratified_split, to_windows
 from training.model import MultiHeadModel, load_encoder
@@ -28,19 +29,6 @@ from training.trainer import class_weights, fit, predict_letters
 from xinfang.config import get_settings
 from xinfang.schema import Schema, load_schema
 from xinfang.text import LetterTokenizer
-
-
-def tfidf_baseline(train_texts: list[str], train_y: list[int], test_texts: list[str]) -> np.ndarray:
-    import jieba
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
-
-    words = TfidfVectorizer(tokenizer=lambda s: jieba.lcut(s), token_pattern=None, sublinear_tf=True, min_df=1)
-    chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
-    clf = make_pipeline(make_union(words, chars), LogisticRegression(max_iter=2000, C=10.0, class_weight="balanced"))
-    clf.fit(train_texts, train_y)
-    return clf.predict(test_texts)
 
 
 def main() -> None:

@@ -48,18 +48,22 @@ def head_metrics(head: Head, y_true: np.ndarray, probs: np.ndarray, thresholds: 
         out["confusion"] = confusion_matrix(t, p, labels=labels).tolist()
     else:
         out["accuracy"] = float((y_true == y_pred).all(axis=1).mean())  # exact match for multi-label
-        pr, rc, f1, sup = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
-        for avg in ("macro", "micro"):
-            a = precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0)
-            out[avg] = {"precision": float(a[0]), "recall": float(a[1]), "f1": float(a[2])}
+        if y_true.shape[1] == 1:
+            # one yes/no column: scikit-learn reads it as a 0/1 class vector and would report class 0
+            # first, so ask for the positive class; its F1 is the figure that matters for a rare class
+            pr, rc, f1, sup = precision_recall_fscore_support(y_true[:, 0], y_pred[:, 0], labels=[1],
+                                                              zero_division=0)
+            positive = {"precision": float(pr[0]), "recall": float(rc[0]), "f1": float(f1[0])}
+            out["macro"], out["micro"] = positive, dict(positive)
+        else:
+            pr, rc, f1, sup = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+            for avg in ("macro", "micro"):
+                a = precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0)
+                out[avg] = {"precision": float(a[0]), "recall": float(a[1]), "f1": float(a[2])}
         side = np.where(y_pred == 1, probs, 1 - probs)
         out["ece"] = expected_calibration_error(side.ravel(), (y_pred == y_true).ravel())
         if head.kind is HeadKind.binary:
-            tp = y_true[:, 0]
-            pp = y_pred[:, 0]
-            out["confusion"] = confusion_matrix(tp, pp, labels=[0, 1]).tolist()
-            # the binary F1 of the positive class is the figure that matters for a rare class
-            out["macro"] = {"precision": float(pr[0]), "recall": float(rc[0]), "f1": float(f1[0])}
+            out["confusion"] = confusion_matrix(y_true[:, 0], y_pred[:, 0], labels=[0, 1]).tolist()
     out["per_class"] = {c: {"precision": float(pr[i]), "recall": float(rc[i]), "f1": float(f1[i]),
                             "support": int(sup[i])} for i, c in enumerate(ids)}
     return out

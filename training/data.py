@@ -80,7 +80,8 @@ def load_cold(path: Path) -> list[LabelledLetter]:
             if row.get("label") not in {"0", "1"} or not row.get("TEXT"):
                 raise InputFileError(path, "expected label 0/1 and non-empty TEXT", line=reader.line_num,
                                      field="label")
-            out.append(LabelledLetter(id=f"cold-{path.stem}-{row.get('Unnamed: 0') or reader.line_num}",
+            # the file's own index column repeats, so ids come from line numbers
+            out.append(LabelledLetter(id=f"cold-{path.stem}-{reader.line_num}",
                                       text=row["TEXT"], labels={"abusive": row["label"] == "1"}, source="cold"))
     return out
 
@@ -149,6 +150,10 @@ def build_corpus(profile: Profile, schema: Schema, settings: Settings, extra_dat
             corpus.tests["cold_dev"] = load_cold(cold_dev)
     for path in extra_data or []:
         letters = read_labelled(path, schema, source=f"user:{Path(path).name}")
+        # a corrected (reviewed) letter replaces the letter of the same id wherever it was
+        replaced = {x.id for x in letters}
+        corpus.train = [x for x in corpus.train if x.id not in replaced]
+        corpus.dev = [x for x in corpus.dev if x.id not in replaced]
         rng = random.Random(seed)
         letters = letters[:]
         rng.shuffle(letters)

@@ -152,7 +152,10 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     timings["fetch_s"] = time.monotonic() - t_start
 
     t = time.monotonic()
-    corpus = corpus or build_corpus(prof, schema, settings, extra_data)
+    from evaluation.review import review_files  # reviewers' corrections feed every later training run
+
+    extra = list(extra_data or []) + [p for p in review_files(settings) if p not in (extra_data or [])]
+    corpus = corpus or build_corpus(prof, schema, settings, extra)
     train_ds = to_windows(letters_to_dataset(corpus.train, schema), tokenizer, prof.max_windows_per_letter, prof.seed)
     dev_ds = to_windows(letters_to_dataset(corpus.dev, schema), tokenizer)
     timings["data_s"] = time.monotonic() - t

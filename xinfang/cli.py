@@ -86,6 +86,247 @@ def train_cmd(
     console.print(f"model written: {out}")
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="address to listen on; default from settings (127.0.0.1)")] = "",
+    port: Annotated[int | None, typer.Option(help="port; default from settings (8000)")] = None,
+    model: Annotated[str, typer.Option(help="'current', name/version or a model folder")] = "",
+    precision: Annotated[str, typer.Option(help="int8 (default) or fp32")] = "",
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="accept requests without an API key (local use)")] = False,
+    store_text: Annotated[bool, typer.Option("--store-text", help="also store letter texts")] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """Start the scoring API (uvicorn): POST /v1/letters:score, /v1/letters:batch; docs at /docs."""
+    from serving.server import serve
+    from xinfang.config import get_settings
+
+    settings = get_settings()
+    update: dict = {k: v for k, v in {"serve_host": host, "serve_port": port, "serve_model": model,
+                                      "serve_precision": precision}.items() if v}
+    if no_auth:
+        update["auth_enabled"] = False
+    if store_text:
+        update["store_text"] = True
+    settings = settings.model_copy(update=update)
+    if settings.serve_precision not in {"int8", "fp32"}:
+        raise _fail(ValueError("--precision is int8 or fp32"))
+    try:
+        serve(settings, log_level=log_level)
+    except XinfangError as exc:
+        raise _fail(exc) from None
+
+
+apikey_app = typer.Typer(help="API keys for `xinfang serve` (only their SHA-256 hashes are stored).",
+                         no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+def _keys_file(keys_file: Path | None) -> Path:
+    from xinfang.config import get_settings
+
+    return keys_file or get_settings().api_keys_path
+
+
+@apikey_app.command("create")
+def apikey_create(
+    label: Annotated[str, typer.Option(help="who holds the key (1-64 of letters, digits, . _ @ : -)")],
+    keys_file: Annotated[Path | None, typer.Option(help="keys file; default from settings")] = None,
+) -> None:
+    """Make a new random key, print it once (stdout) and append its hash to the keys file."""
+    from serving.keys import create_key
+
+    path = _keys_file(keys_file)
+    try:
+        key = create_key(path, label)
+    except XinfangError as exc:
+        raise _fail(exc) from None
+    typer.echo(key)
+    console.print(f"key '{label}' added to {path}; it is shown only now and cannot be recovered")
+
+
+@apikey_app.command("list")
+def apikey_list(keys_file: Annotated[Path | None, typer.Option(help="keys file")] = None) -> None:
+    """Labels of the accepted keys (with the start of each hash)."""
+    from serving.keys import read_keys
+
+    try:
+        entries = read_keys(_keys_file(keys_file))
+    except XinfangError as exc:
+        raise _fail(exc) from None
+    for e in entries:
+        typer.echo(f"{e.label}\tsha256:{e.digest[:12]}…")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    label: Annotated[str, typer.Option(help="label of the key to remove")],
+    keys_file: Annotated[Path | None, typer.Option(help="keys file")] = None,
+) -> None:
+    """Remove a key; a running server stops accepting it at the next request."""
+    from serving.keys import revoke_key
+
+    path = _keys_file(keys_file)
+    try:
+        removed = revoke_key(path, label)
+    except XinfangError as exc:
+        raise _fail(exc) from None
+    if not removed:
+        raise _fail(ValueError(f"no key labelled {label!r} in {path}"))
+    console.print(f"key '{label}' revoked")
+
+
+@app.command("classify")
+def classify_cmd(
+    input_path: Annotated[Path | None, typer.Argument(metavar="INPUT", help="letters, JSONL or CSV")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="results, JSONL or CSV (by suffix)")] = Path(
+        "output/backlog.jsonl"),
+    sample: Annotated[bool, typer.Option("--sample", help="classify the sample backlog (tipdm2020 unlabeled "
+                                                          "messages, else generated letters)")] = False,
+    errors: Annotated[Path | None, typer.Option(help="error rows; default OUTPUT.errors.jsonl")] = None,
+    input_format: Annotated[str, typer.Option("--format", help="jsonl or csv; default by suffix")] = "",
+    output_format: Annotated[str, typer.Option(help="jsonl or csv; default by suffix")] = "",
+    id_column: Annotated[str, typer.Option(help="field holding the letter id")] = "id",
+    text_column: Annotated[str, typer.Option(help="field holding the letter text")] = "text",
+    submitter_column: Annotated[str, typer.Option(help="field holding a submitter id ('' for none)")
+                                ] = "submitter",
+    model: Annotated[str, typer.Option(help="'current', name/version or a model folder")] = "current",
+    precision: Annotated[str, typer.Option(help="int8 or fp32")] = "int8",
+    threads: Annotated[int | None, typer.Option(help="inference threads (per actor on Ray)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="letters per chunk (one fsync each)")] = None,
+    engine: Annotated[str, typer.Option(help="local, or ray (Ray Data)")] = "local",
+    ray_address: Annotated[str, typer.Option(help="existing Ray cluster; default a local Ray")] = "",
+    concurrency: Annotated[int | None, typer.Option(help="Engine actors on Ray")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="discard the output of an earlier run")] = False,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log counts and timings")] = False,
+) -> None:
+    """Score a file of letters into OUTPUT, streaming and resumable: rerun the same command after a crash."""
+    from xinfang.batch.job import ClassifyOptions, run_classify
+    from xinfang.batch.log import log_to_stderr
+    from xinfang.batch.reader import Columns
+    from xinfang.config import get_settings
+
+    if verbose:
+        log_to_stderr()
+    if precision not in {"int8", "fp32"}:
+        raise _fail(ValueError("--precision is int8 or fp32"))
+    try:
+        if sample == (input_path is not None):
+            raise XinfangError("give either INPUT or --sample")
+        if sample:
+            from xinfang.batch.sample import sample_input
+
+            input_path, about = sample_input(get_settings(), output)
+            console.print(f"sample backlog: {input_path} ({about})")
+        opts = ClassifyOptions(
+            input=input_path, output=output, errors=errors, input_format=input_format or None,
+            output_format=output_format or None,
+            columns=Columns(id_column, text_column, submitter_column or None), model=model,
+            precision=precision, threads=threads, batch_size=batch_size, engine=engine,
+            ray_address=ray_address or None,
+            concurrency=concurrency, restart=restart, progress=progress)
+        run_classify(opts, console=console)
+    except XinfangError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        console.print("interrupted: what was written is kept; rerun the same command to resume")
+        raise typer.Exit(code=130) from None
+    except Exception as exc:  # no traceback with locals: they would hold letter texts
+        from xinfang.batch.log import get_logger
+
+        get_logger().error("classify failed", exc_info=True)  # redacted; shown with --verbose
+        console.print(f"[bold red]error:[/] classify failed ({type(exc).__name__}); what was written is "
+                      "kept, rerun to resume (--verbose logs a redacted traceback)")
+        raise typer.Exit(code=1) from None
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    data: Annotated[Path | None, typer.Argument(help="labelled letters, JSONL or CSV (any heads)")] = None,
+    model: Annotated[str, typer.Option(help="'current', a version, name/version or a folder")] = "current",
+    against: Annotated[str, typer.Option(help="another model to compare with; regressions are flagged")] = "",
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for report.html and metrics.json")] = Path(
+        "reports"),
+    default: Annotated[bool, typer.Option("--default", help="the standard sets: tipdm2020 letters unseen "
+                                                            "in training, COLD dev, generated test")] = False,
+    cv_results: Annotated[Path | None, typer.Option(help="cv_sector.json written by benchmarks/cv_sector.py; "
+                                                         "default <model folder>/cv_sector.json")] = None,
+    tolerance: Annotated[float, typer.Option(help="head-level drop (accuracy, F1) flagged")] = 0.02,
+    class_tolerance: Annotated[float, typer.Option(help="per-class F1 drop flagged as a regression")] = 0.05,
+    baseline: Annotated[bool, typer.Option(help="TF-IDF baseline on the model's training data")] = True,
+    fp32: Annotated[bool, typer.Option(help="compare the int8 graph with fp32")] = True,
+    max_per_set: Annotated[int, typer.Option(help="cap on COLD dev letters, seeded sample (0 = all)")] = 1500,
+    folds: Annotated[int, typer.Option(help="folds of the baseline's cross-validation")] = 5,
+) -> None:
+    """Report for evaluators (HTML + metrics.json), a TF-IDF baseline beside every figure; prints its path."""
+    from evaluation.evaluate import Options
+    from evaluation.run import RunConfig, run_evaluation
+
+    cfg = RunConfig(model_ref=model, data=data, default_sets=default, against=against or None, out_dir=out,
+                    cv_results=cv_results, with_baseline=baseline, with_fp32=fp32,
+                    max_per_set=max_per_set or None, folds=folds,
+                    options=Options(tolerance=tolerance, class_tolerance=class_tolerance))
+    try:
+        path = run_evaluation(cfg, say=lambda m: console.print(f"[dim]{m}[/]"))
+    except XinfangError as exc:
+        raise _fail(exc) from None
+    except ImportError as exc:
+        raise _fail(ImportError(f"{exc.name} is missing: pip install -e '.[eval]'")) from None
+    console.print(f"report written: {path}")
+    typer.echo(str(path))
+
+
+review_app = typer.Typer(help="Review loop: letters worth a human look out to CSV, corrected labels back in.",
+                         no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("export")
+def review_export(
+    data: Annotated[Path, typer.Argument(help="letters, JSONL or CSV (labels optional)")],
+    model: Annotated[str, typer.Option(help="'current', a version, name/version or a folder")] = "current",
+    out: Annotated[Path, typer.Option("--out", "-o", help="review CSV to write")] = Path("review.csv"),
+    limit: Annotated[int, typer.Option(help="at most this many letters (0 = all)")] = 0,
+) -> None:
+    """Write confusions, low-confidence letters and suspected label errors to a CSV for reviewers
+    (personal data masked; fill corrected_<head> and reviewer, then `xinfang review import`)."""
+    from evaluation.review import export_review
+    from xinfang.config import get_settings
+    from xinfang.model_folder import ModelFolder
+
+    settings = get_settings()
+    try:
+        folder = ModelFolder.resolve(settings.models_dir, model)
+        res = export_review(folder, data, out, limit or None, settings.threads)
+    except XinfangError as exc:
+        raise _fail(exc) from None
+    console.print(f"{res.n_rows} of {res.n_letters} letters to review written to {res.path} "
+                  f"({', '.join(f'{k} {v}' for k, v in res.reasons.items()) or 'nothing flagged'})")
+
+
+@review_app.command("import")
+def review_import(
+    review_csv: Annotated[Path, typer.Argument(metavar="REVIEW_CSV", help="a filled review CSV")],
+    reviewer: Annotated[str, typer.Option(help="reviewer for rows whose reviewer cell is empty")] = "",
+    data: Annotated[Path | None, typer.Option(help="the exported letters file, if it moved")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="default <data dir>/reviews")] = None,
+) -> None:
+    """Bring reviewers' corrected labels into the training data (JSONL with provenance)."""
+    from evaluation.review import import_review
+    from xinfang.config import get_settings
+
+    try:
+        res = import_review(review_csv, get_settings(), reviewer or None, data, out_dir)
+    except XinfangError as exc:
+        raise _fail(exc) from None
+    if res.path is None:
+        console.print(f"no corrected labels in {review_csv} ({res.n_rows} rows): nothing imported")
+        return
+    masked = f"; {res.masked_text} with masked text (source file not found)" if res.masked_text else ""
+    who = ", ".join(res.reviewers)
+    console.print(f"{res.n_letters} corrected letters by {who} written to {res.path}{masked}")
+
+
 def main() -> None:
     app()
 

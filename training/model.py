@@ -57,10 +57,8 @@ class MultiHeadModel(nn.Module):
         if kind is HeadKind.single_label:
             per = nn.functional.cross_entropy(logits, target.argmax(dim=1), weight=weight, reduction="none")
         else:
-            # summed over classes, like a softmax cross-entropy sums over its classes: a mean would give a
-            # 9-class multi-label head a ninth of the pull on the shared encoder that `sector` has
             per = nn.functional.binary_cross_entropy_with_logits(
-                logits, target.to(logits.dtype), pos_weight=weight, reduction="none").sum(dim=1)
+                logits, target.to(logits.dtype), pos_weight=weight, reduction="none").mean(dim=1)
         m = mask.to(per.dtype)
         return (per * m).sum() / m.sum().clamp(min=1.0)
 

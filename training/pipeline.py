@@ -3,7 +3,6 @@ export, check parity, measure on held-out sets and write the model card."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evaluation.metrics import head_metrics
+from training.bases.wheels import sha256_file
 from training.calibrate import calibrate_head
 from training.data import Corpus, build_corpus, letters_to_dataset, to_windows
 from training.export import export_onnx, parity
@@ -47,14 +47,6 @@ def read_base_card(base_dir: Path, base: str) -> dict:
     if weights is not None:
         card["weights_sha256"] = sha256_file(weights)
     return card
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _labelled(head_name: str, letters: list[LabelledLetter]) -> np.ndarray:

@@ -65,3 +65,20 @@ def test_fp32_and_missing_model(tiny_model_dir, tmp_path):
     with pytest.raises(ModelNotFound):
         ModelFolder.resolve(tmp_path, "nope")
     assert ModelFolder.resolve(tiny_model_dir.parent.parent, "tiny/v0").path == tiny_model_dir.resolve()
+
+
+def test_auto_precision_follows_export_parity(tiny_model_dir, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "m" / "v1"
+    shutil.copytree(tiny_model_dir, folder)
+    assert Engine(folder).precision == "int8"  # no card: nothing says int8 failed
+    (folder / "model_card.json").write_text(json.dumps({"export": {"int8_min_agreement": 0.95}}))
+    assert ModelFolder(folder).resolve_precision("auto") == "fp32"
+    assert Engine(folder).precision == "fp32"
+    assert Engine(folder, precision="int8").precision == "int8"  # asked for explicitly
+    (folder / "model_card.json").write_text(json.dumps({"export": {"int8_min_agreement": 0.99}}))
+    assert ModelFolder(folder).resolve_precision("auto") == "int8"
+    with pytest.raises(ValueError):
+        ModelFolder(folder).resolve_precision("int4")

@@ -91,7 +91,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on; default from settings (127.0.0.1)")] = "",
     port: Annotated[int | None, typer.Option(help="port; default from settings (8000)")] = None,
     model: Annotated[str, typer.Option(help="'current', name/version or a model folder")] = "",
-    precision: Annotated[str, typer.Option(help="int8 (default) or fp32")] = "",
+    precision: Annotated[str, typer.Option(help="auto (default: int8 if it passed parity), int8 or fp32")] = "",
     no_auth: Annotated[bool, typer.Option("--no-auth", help="accept requests without an API key (local use)")] = False,
     store_text: Annotated[bool, typer.Option("--store-text", help="also store letter texts")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
@@ -108,8 +108,8 @@ def serve_cmd(
     if store_text:
         update["store_text"] = True
     settings = settings.model_copy(update=update)
-    if settings.serve_precision not in {"int8", "fp32"}:
-        raise _fail(ValueError("--precision is int8 or fp32"))
+    if settings.serve_precision not in {"auto", "int8", "fp32"}:
+        raise _fail(ValueError("--precision is auto, int8 or fp32"))
     try:
         serve(settings, log_level=log_level)
     except XinfangError as exc:
@@ -190,7 +190,7 @@ def classify_cmd(
     submitter_column: Annotated[str, typer.Option(help="field holding a submitter id ('' for none)")
                                 ] = "submitter",
     model: Annotated[str, typer.Option(help="'current', name/version or a model folder")] = "current",
-    precision: Annotated[str, typer.Option(help="int8 or fp32")] = "int8",
+    precision: Annotated[str, typer.Option(help="auto (int8 if it passed parity), int8 or fp32")] = "auto",
     threads: Annotated[int | None, typer.Option(help="inference threads (per actor on Ray)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="letters per chunk (one fsync each)")] = None,
     engine: Annotated[str, typer.Option(help="local, or ray (Ray Data)")] = "local",
@@ -208,8 +208,8 @@ def classify_cmd(
 
     if verbose:
         log_to_stderr()
-    if precision not in {"int8", "fp32"}:
-        raise _fail(ValueError("--precision is int8 or fp32"))
+    if precision not in {"auto", "int8", "fp32"}:
+        raise _fail(ValueError("--precision is auto, int8 or fp32"))
     try:
         if sample == (input_path is not None):
             raise XinfangError("give either INPUT or --sample")

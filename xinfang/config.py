@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     serve_host: str = Field(default="127.0.0.1", description="address the API listens on")
     serve_port: int = Field(default=8000, ge=1, le=65535, description="port the API listens on")
     serve_model: str = Field(default="current", description="model the API serves ('current', name/version, path)")
-    serve_precision: str = Field(default="int8", pattern="^(int8|fp32)$", description="ONNX graph the API serves")
+    serve_precision: str = Field(default="auto", pattern="^(auto|int8|fp32)$",
+                                 description="ONNX graph the API serves; auto = int8 if it passed parity")
     auth_enabled: bool = Field(default=True, description="require an API key; turn off only for local use")
     api_keys_file: Path | None = Field(default=None,
                                        description="SHA-256 hashes of API keys with labels; default state_dir/api_keys")

@@ -27,7 +27,7 @@ class LetterIn:
 class Engine:
     """Scores letters with a trained model folder; thread-safe for concurrent `score` calls."""
 
-    def __init__(self, folder: ModelFolder | str | Path, precision: str = "int8", threads: int = 0,
+    def __init__(self, folder: ModelFolder | str | Path, precision: str = "auto", threads: int = 0,
                  max_batch: int = 32, batch_tokens: int = 8192, with_signals: bool = True):
         self.folder = folder if isinstance(folder, ModelFolder) else ModelFolder(Path(folder))
         self.folder.check()
@@ -43,8 +43,8 @@ class Engine:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-        self.precision = precision
-        self.session = ort.InferenceSession(str(self.folder.onnx_path(precision)), opts,
+        self.precision = self.folder.resolve_precision(precision)
+        self.session = ort.InferenceSession(str(self.folder.onnx_path(self.precision)), opts,
                                             providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
         missing = set(self.schema.head_names) - set(self.outputs)

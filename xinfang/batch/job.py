@@ -46,7 +46,7 @@ class ClassifyOptions:
     output_format: str | None = None
     columns: Columns = field(default_factory=Columns)
     model: str = "current"
-    precision: str = "int8"
+    precision: str = "auto"
     threads: int | None = None
     batch_size: int | None = None
     engine: str = "local"
@@ -199,8 +199,8 @@ def _check(opts: ClassifyOptions, settings: Settings) -> tuple[str, ResultCodec,
     """Options checked before anything is written: formats, paths, precision and the model folder."""
     if opts.engine not in ENGINES:
         raise XinfangError(f"unknown engine '{opts.engine}' (use {' or '.join(ENGINES)})")
-    if opts.precision not in {"int8", "fp32"}:
-        raise XinfangError("precision is int8 or fp32")
+    if opts.precision not in {"auto", "int8", "fp32"}:
+        raise XinfangError("precision is auto, int8 or fp32")
     if not opts.input.is_file():
         raise InputFileError(opts.input, "no such file")
     fmt_in = detect_format(opts.input, opts.input_format)
@@ -212,6 +212,7 @@ def _check(opts: ClassifyOptions, settings: Settings) -> tuple[str, ResultCodec,
     if opts.input.resolve() in {p.resolve() for p in (files.output, files.errors, files.sigs, files.summary)}:
         raise XinfangError("the output or error file would overwrite the input")
     folder = ModelFolder.resolve(settings.models_dir, opts.model)
+    opts.precision = folder.resolve_precision(opts.precision)  # 'auto' becomes what is actually run
     folder.onnx_path(opts.precision)
     return fmt_in, ResultCodec(fmt_out, folder.schema), files, folder
 

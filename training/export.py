@@ -17,6 +17,8 @@ import onnxruntime as ort
 import torch
 
 from training.model import MultiHeadModel, OnnxWrapper
+from training.trainer import torch_window_logits
+from xinfang.windows_run import run_length_sorted
 
 log = logging.getLogger(__name__)
 OPSET = 17
@@ -122,49 +124,16 @@ def export_onnx(model: MultiHeadModel, out_dir: Path) -> ExportResult:
     return ExportResult(fp32, int8, optimized, time.monotonic() - start)
 
 
-def _feeds(batch: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
-    n = max(len(x) for x in batch)
-    ids = np.full((len(batch), n), pad_id, dtype=np.int64)
-    mask = np.zeros((len(batch), n), dtype=np.int64)
-    for i, x in enumerate(batch):
-        ids[i, : len(x)] = x
-        mask[i, : len(x)] = 1
-    return {"input_ids": ids, "attention_mask": mask}
-
-
 def onnx_window_logits(path: Path, windows: list[list[int]], pad_id: int, batch_size: int = 32
                        ) -> dict[str, np.ndarray]:
     """Raw window logits per head from an ONNX file (length-sorted batches)."""
     sess = _session(path)
     names = [o.name for o in sess.get_outputs()]
-    order = np.argsort([len(w) for w in windows], kind="stable")
-    out: dict[str, np.ndarray] = {}
-    parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    for s in range(0, len(order), batch_size):
-        idx = order[s: s + batch_size]
-        res = sess.run(names, _feeds([windows[i] for i in idx], pad_id))
-        for n, r in zip(names, res, strict=True):
-            parts[n].append(r)
-    inverse = np.argsort(order, kind="stable")
-    for n in names:
-        out[n] = np.concatenate(parts[n])[inverse]
-    return out
 
+    def run(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(zip(names, sess.run(names, {"input_ids": ids, "attention_mask": mask}), strict=True))
 
-@torch.inference_mode()
-def torch_window_logits(model: MultiHeadModel, windows: list[list[int]], pad_id: int, batch_size: int = 32
-                        ) -> dict[str, np.ndarray]:
-    model.eval()
-    order = np.argsort([len(w) for w in windows], kind="stable")
-    parts: dict[str, list[np.ndarray]] = {n: [] for n in model.schema.head_names}
-    for s in range(0, len(order), batch_size):
-        idx = order[s: s + batch_size]
-        f = _feeds([windows[i] for i in idx], pad_id)
-        res = model.logits(torch.from_numpy(f["input_ids"]), torch.from_numpy(f["attention_mask"]))
-        for n in parts:
-            parts[n].append(res[n].float().numpy())
-    inverse = np.argsort(order, kind="stable")
-    return {n: np.concatenate(p)[inverse] for n, p in parts.items()}
+    return run_length_sorted(windows, pad_id, run, batch_size)
 
 
 def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]], pad_id: int,

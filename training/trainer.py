@@ -27,6 +27,7 @@ from training.model import MultiHeadModel, label_key, mask_key
 from training.profiles import Profile
 from xinfang.heads import aggregate_windows
 from xinfang.schema import HeadKind, Schema
+from xinfang.windows_run import pad_windows, run_length_sorted
 
 
 class WindowCollator:
@@ -37,13 +38,8 @@ class WindowCollator:
         self.heads = schema.head_names
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        n = max(len(r["input_ids"]) for r in rows)
-        ids = torch.full((len(rows), n), self.pad_id, dtype=torch.long)
-        att = torch.zeros((len(rows), n), dtype=torch.long)
-        for i, r in enumerate(rows):
-            ids[i, : len(r["input_ids"])] = torch.tensor(r["input_ids"])
-            att[i, : len(r["input_ids"])] = 1
-        batch = {"input_ids": ids, "attention_mask": att}
+        ids, att = pad_windows([r["input_ids"] for r in rows], self.pad_id)
+        batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(att)}
         for h in self.heads:
             if label_key(h) in rows[0]:
                 batch[label_key(h)] = torch.tensor([r[label_key(h)] for r in rows], dtype=torch.float32)
@@ -195,24 +191,23 @@ def fit(model: MultiHeadModel, train: Dataset, dev: Dataset, profile: Profile, p
 
 
 @torch.inference_mode()
+def torch_window_logits(model: MultiHeadModel, windows: list[list[int]], pad_id: int, batch_size: int = 32
+                        ) -> dict[str, np.ndarray]:
+    """Raw window logits per head from the torch model (length-sorted batches)."""
+    model.eval()
+
+    def run(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        out = model.logits(torch.from_numpy(ids), torch.from_numpy(mask))
+        return {h: v.float().numpy() for h, v in out.items()}
+
+    return run_length_sorted(windows, pad_id, run, batch_size)
+
+
 def predict_letters(model: MultiHeadModel, windows: Dataset, n_letters: int, pad_id: int,
                     batch_size: int = 64) -> dict[str, np.ndarray]:
     """Letter-level logits per head: windows run in length-sorted batches, then aggregated."""
-    model.eval()
-    lengths = np.array([len(x) for x in windows["input_ids"]])
-    order = np.argsort(lengths, kind="stable")
-    ids_all = windows["input_ids"]
-    collate = WindowCollator(pad_id, model.schema)
-    chunks: dict[str, list[np.ndarray]] = {h: [] for h in model.schema.head_names}
-    for start in range(0, len(order), batch_size):
-        idx = order[start: start + batch_size]
-        batch = collate([{"input_ids": ids_all[i]} for i in idx])
-        out = model.logits(batch["input_ids"], batch["attention_mask"])
-        for h in chunks:
-            chunks[h].append(out[h].float().numpy())
-    rows = np.asarray(windows["letter_row"])[order]
-    result = {}
-    for head in model.schema.heads:
-        logits = np.concatenate(chunks[head.name]) if chunks[head.name] else np.zeros((0, head.n_outputs))
-        result[head.name] = aggregate_windows(logits, rows, n_letters, head.kind)
-    return result
+    rows = np.asarray(windows["letter_row"])
+    if not len(rows):
+        return {h.name: np.zeros((n_letters, h.n_outputs)) for h in model.schema.heads}
+    logits = torch_window_logits(model, windows["input_ids"], pad_id, batch_size)
+    return {h.name: aggregate_windows(logits[h.name], rows, n_letters, h.kind) for h in model.schema.heads}

@@ -14,6 +14,7 @@ from xinfang.heads import aggregate_windows, confidence, decisions, probabilitie
 from xinfang.model_folder import ModelFolder
 from xinfang.schema import Head, HeadKind
 from xinfang.text import LetterTokenizer, normalise
+from xinfang.windows_run import run_length_sorted
 
 
 @dataclass(frozen=True)
@@ -61,26 +62,11 @@ class Engine:
     # ---- model outputs ----
     def _run(self, windows: list[list[int]]) -> dict[str, np.ndarray]:
         """Window logits per head, batches of similar length so little padding is computed."""
-        order = np.argsort([len(w) for w in windows], kind="stable")
-        parts: dict[str, list[np.ndarray]] = {n: [] for n in self.outputs}
-        i = 0
-        while i < len(order):
-            longest = len(windows[order[min(i + self.max_batch, len(order)) - 1]])
-            size = max(1, min(self.max_batch, self.batch_tokens // max(longest, 1)))
-            idx = order[i: i + size]
-            n = len(windows[idx[-1]])
-            ids = np.full((len(idx), n), self.pad_id, dtype=np.int64)
-            mask = np.zeros((len(idx), n), dtype=np.int64)
-            for r, j in enumerate(idx):
-                w = windows[j]
-                ids[r, : len(w)] = w
-                mask[r, : len(w)] = 1
-            for name, out in zip(self.outputs, self.session.run(self.outputs, {"input_ids": ids,
-                                                                             "attention_mask": mask}), strict=True):
-                parts[name].append(out)
-            i += len(idx)
-        inverse = np.argsort(order, kind="stable")
-        return {n: np.concatenate(p)[inverse] for n, p in parts.items()}
+        def run(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+            outs = self.session.run(self.outputs, {"input_ids": ids, "attention_mask": mask})
+            return dict(zip(self.outputs, outs, strict=True))
+
+        return run_length_sorted(windows, self.pad_id, run, self.max_batch, self.batch_tokens)
 
     def letter_logits(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Letter-level (aggregated, uncalibrated) logits per head."""

@@ -3,8 +3,6 @@ split into train/dev/test and cut into token windows as a `datasets.Dataset`."""
 
 from __future__ import annotations
 
-import csv
-import json
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from xinfang.errors import InputFileError
 from xinfang.heads import target_matrix
 from xinfang.labels import LabelledLetter, read_labelled
 from xinfang.schema import Schema
+from xinfang.sources import find_data_file, load_cold, load_tipdm
 from xinfang.text import LetterTokenizer, normalise
 
 
@@ -41,49 +40,6 @@ class Corpus:
         for name, letters in self.tests.items():
             out[f"test:{name}"] = {name: len(letters)}
         return out
-
-
-def find_data_file(settings: Settings, relative: str) -> Path | None:
-    """A data file from the repository's data/ folder, else from the shared data folder."""
-    for root in (settings.data_dir, settings.shared_data_dir):
-        p = Path(root) / relative
-        if p.is_file():
-            return p
-    return None
-
-
-def load_tipdm(path: Path, schema: Schema) -> list[LabelledLetter]:
-    """tipdm2020 labelled citizen messages: the `sector` head (first-level class in Chinese)."""
-    head = schema.head("sector")
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            rec = json.loads(raw)
-            try:
-                sector = head.class_ids[head.index(rec["sector"])]
-            except KeyError as exc:
-                raise InputFileError(path, f"unknown sector {exc}", line=n, field="sector") from None
-            text = "\n".join(t for t in (rec.get("title"), rec.get("text")) if t)
-            out.append(LabelledLetter(id=str(rec["id"]), text=text, labels={"sector": sector}, source="tipdm2020",
-                                      extra={"submitter": rec.get("submitter")}))
-    return out
-
-
-def load_cold(path: Path) -> list[LabelledLetter]:
-    """COLD (Deng et al., 2022): short Chinese comments labelled 0 safe / 1 offensive -> `abusive`."""
-    out = []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        for row in reader:
-            if row.get("label") not in {"0", "1"} or not row.get("TEXT"):
-                raise InputFileError(path, "expected label 0/1 and non-empty TEXT", line=reader.line_num,
-                                     field="label")
-            # the file's own index column repeats, so ids come from line numbers
-            out.append(LabelledLetter(id=f"cold-{path.stem}-{reader.line_num}",
-                                      text=row["TEXT"], labels={"abusive": row["label"] == "1"}, source="cold"))
-    return out
 
 
 def generated_letters(n: int, seed: int, split: str, malicious_rate: float) -> list[LabelledLetter]:

@@ -173,3 +173,24 @@ def test_redacting_filter_on_a_logger(rng: random.Random, caplog: pytest.LogCapt
         caplog.handler.removeFilter(flt)
     assert phone not in caplog.text and "红包" not in caplog.text and "received" in caplog.text
     assert "ValueError" in caplog.text and "parse failed" in caplog.text
+
+
+@pytest.mark.parametrize("words", ["赵六", "挪用扶贫款", "王", "赵六挪用扶贫款三万元", "Zhào Liù 赵六"])
+def test_log_redaction_does_not_depend_on_run_length(words: str):
+    """Issue 7 item 9: short Chinese runs (a two-character name, a five-character phrase) are removed too."""
+    out = redact_for_log(f"insert failed id=L-7 text={words} n=3")
+    assert out.startswith("insert failed id=L-7 text=") and out.endswith(" n=3")
+    for ch in words:
+        if not ch.isascii():
+            assert ch not in out
+    assert redact_for_log(out) == out  # a second pass (routes redact, then the handler's filter) is a no-op
+
+
+def test_log_redaction_keeps_model_versions_and_tags():
+    """Issue 7 item 6: a YYYYMMDD-HHMMSS model version is not a number to mask; masks survive a second pass."""
+    line = "ready: model tiny/20240601-120000 (int8) store sqlite:///x.sqlite with 12 letters"
+    assert redact_for_log(line) == line
+    masked = redact_for_log("call 13912345678 about L-0001")
+    assert masked == "call 〔手机号〕 about L-0001"
+    assert redact_for_log(masked) == masked
+    assert "〔号码〕" in redact_for_log("ref 20241399-120000")  # not a real date: still masked

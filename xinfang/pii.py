@@ -37,6 +37,7 @@ _ACCOUNT = re.compile(r"(?:QQ|qq|微信号|微信|VX|vx)[：:\s号是为]*"
 # Any other long number (a mistyped ID, an account): 12+ digits, single blanks or dashes allowed.
 _LONG_DIGITS = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){11,}(?:[ -]?[Xx])?(?![0-9A-Za-z])")
 _ADDRESS_CUE = re.compile(r"(?:家庭住址|联系地址|现住址|住址|地址|家住)[：:\s]*")
+_STAMP = re.compile(r"((?:19|20)[0-9]{6})[-_T]([0-9]{6})")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
@@ -99,8 +100,21 @@ def _number_spans(text: str) -> list[PiiSpan]:
     out += [PiiSpan("landline", m.start(1), m.end(1)) for m in _LOCAL_LINE.finditer(text)]
     out += [PiiSpan("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
     out += [PiiSpan("account", m.start(1), m.end(1)) for m in _ACCOUNT.finditer(text)]
-    out += [PiiSpan("number", m.start(), m.end()) for m in _LONG_DIGITS.finditer(text)]
+    out += [PiiSpan("number", m.start(), m.end()) for m in _LONG_DIGITS.finditer(text)
+            if not _is_timestamp(m.group())]
     return out
+
+
+def _is_timestamp(number: str) -> bool:
+    """A YYYYMMDD-HHMMSS stamp (model versions, file names) with a real date and time: not personal data."""
+    m = _STAMP.fullmatch(number)
+    if m is None:
+        return False
+    try:
+        dt.datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H%M%S")
+    except ValueError:
+        return False
+    return True
 
 
 def _name_spans(text: str, lex: Lexicon) -> list[PiiSpan]:
@@ -171,22 +185,23 @@ def mask_pii(text: str, keep_length: bool = False, types: Collection[str] | None
 # --- logs: letter text must never reach them -----------------------------------------------------------
 
 TEXT_FIELDS = frozenset({"text", "title", "body", "content", "letter", "message", "raw", "snippet"})
-_CJKISH = "\u4e00-\u9fff\u3000-\u303f\uff00-\uffef“”‘’…—·〔〕"
-# A run of Chinese text; ASCII words and blanks inside it belong to it when more Chinese follows.
-_TEXT_RUN = re.compile(f"[\u4e00-\u9fff](?:[{_CJKISH}0-9]|[ \t\xa0A-Za-z0-9.:_-]+(?=[{_CJKISH}]))*")
-_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
-LOG_TEXT_LIMIT = 12  # Chinese characters in one run a log line may keep
+# Log redaction keeps ASCII (log structure, ids, codes, numbers once personal numbers are masked) and
+# replaces every run of other script, whatever its length: a two-character name is personal data too.
+# The tags this module writes are kept, so redacting twice changes nothing.
+_TAG = "|".join(re.escape(t) for t in (*TAGS.values(), "〔隐私〕")) + r"|〔正文[0-9]+字〕"
+_FOREIGN = rf"(?:(?!{_TAG})[^\x00-\x7f\s])"  # a non-ASCII, non-blank character that does not start a tag
+# A run: from a foreign character to the last one, with ASCII digits, words and blanks between them.
+_LOG_RUN = re.compile(rf"(?P<tag>{_TAG})|{_FOREIGN}(?:{_FOREIGN}|[ \t\xa0A-Za-z0-9.:_-]+(?={_FOREIGN}))*")
 
 
-def _shorten(m: re.Match[str]) -> str:
-    run = m.group()
-    return run if len(_CJK_CHAR.findall(run)) <= LOG_TEXT_LIMIT else f"〔正文{len(run)}字〕"
+def _redact_run(m: re.Match[str]) -> str:
+    return m.group() if m.group("tag") else f"〔正文{len(m.group())}字〕"
 
 
 def redact_for_log(message: str) -> str:
-    """Numbers masked (no jieba: cheap) and any run of Chinese text with more than LOG_TEXT_LIMIT
-    characters replaced by its length, so a letter quoted into a log line leaves only 〔正文N字〕."""
-    return _TEXT_RUN.sub(_shorten, mask_pii(message, types=NUMBER_TYPES))
+    """A log-safe message: personal numbers masked (no jieba: cheap), then every run of non-ASCII text
+    (Chinese of any length, with the digits and words inside it) replaced by its length, 〔正文N字〕."""
+    return _LOG_RUN.sub(_redact_run, mask_pii(message, types=NUMBER_TYPES))
 
 
 def text_fingerprint(text: str) -> str:

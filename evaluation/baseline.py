@@ -13,6 +13,7 @@ import numpy as np
 from xinfang.heads import target_matrix
 from xinfang.labels import LabelledLetter
 from xinfang.schema import Head, HeadKind, Schema
+from xinfang.thresholds import fit_decision_thresholds
 
 DESCRIPTION = (
     "TF-IDF of jieba words and character 1-3-grams (sublinear tf) with logistic regression "
@@ -143,10 +144,6 @@ class TfidfBaseline:
         return self
 
     def _fit_thresholds(self, dev: Sequence[LabelledLetter]) -> None:
-        try:
-            from training.calibrate import fit_decision_thresholds
-        except ImportError:  # training extras missing: keep 0.5
-            return
         probs = self.probabilities([d.text for d in dev])
         for name, hb in self.heads.items():
             if hb.head.kind is HeadKind.single_label:

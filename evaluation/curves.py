@@ -11,7 +11,7 @@ from xinfang.schema import Head, HeadKind
 def calibration_points(
     head: Head, y_true: np.ndarray, probs: np.ndarray, thresholds: list[float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(confidence, correct) pairs as evaluation.metrics' ECE counts them: one per letter for a
+    """(confidence, correct) pairs as xinfang.metrics' ECE counts them: one per letter for a
     single-label head (top probability), one per letter and class otherwise (probability of the
     side chosen)."""
     y_true = np.asarray(y_true)

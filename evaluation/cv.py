@@ -10,12 +10,13 @@ import numpy as np
 
 from evaluation.baseline import cv_probabilities
 from evaluation.label_noise import head_label_issues
-from evaluation.metrics import head_metrics
 from xinfang.config import Settings
 from xinfang.heads import target_matrix
 from xinfang.labels import LabelledLetter
+from xinfang.metrics import head_metrics
 from xinfang.model_folder import ModelFolder
 from xinfang.schema import Schema
+from xinfang.sources import TIPDM_LABELLED, find_data_file, load_tipdm
 
 
 def baseline_sector_cv(
@@ -24,9 +25,8 @@ def baseline_sector_cv(
     """Stratified k-fold CV of the TF-IDF baseline on tipdm2020 labeled.jsonl (all letters), with the
     likely mislabelled letters its out-of-fold probabilities point at, and the letters; None without data."""
     from evaluation.sets import unique_ids
-    from training.data import find_data_file, load_tipdm
 
-    path = find_data_file(settings, "tipdm2020/labeled.jsonl")
+    path = find_data_file(settings, TIPDM_LABELLED)
     if path is None or "sector" not in schema.by_name:
         return None
     head = schema.head("sector")

@@ -18,10 +18,10 @@ from evaluation.curves import (
     reliability_bins,
 )
 from evaluation.label_noise import head_label_issues
-from evaluation.metrics import head_metrics
 from evaluation.routing import route_letters
 from evaluation.sets import EvalSet
 from xinfang.heads import target_matrix
+from xinfang.metrics import head_metrics
 from xinfang.schema import Head
 
 

@@ -23,17 +23,6 @@ FIXED_COLUMNS = ("id", "reasons", "text_masked")
 TAIL_COLUMNS = ("reviewer", "note", "model", "source_file", "text_sha256")
 
 
-def review_dir(settings: Settings) -> Path:
-    """Where imported reviews live: settings.reviews_dir if the settings have one, else <data_dir>/reviews."""
-    return Path(getattr(settings, "reviews_dir", None) or Path(settings.data_dir) / "reviews")
-
-
-def review_files(settings: Settings) -> list[Path]:
-    """Imported review files (JSONL labelled letters with provenance) for the next training run, sorted."""
-    d = review_dir(settings)
-    return sorted(p for p in d.glob("*.jsonl") if p.is_file()) if d.is_dir() else []
-
-
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -299,7 +288,7 @@ def import_review(
         )
     if not records:
         return ImportResult(None, len(rows), 0)
-    target_dir = Path(out_dir) if out_dir else review_dir(settings)
+    target_dir = Path(out_dir) if out_dir else settings.reviews_path
     target_dir.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", csv_path.stem) or "review"
     target = (

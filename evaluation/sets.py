@@ -11,6 +11,7 @@ from typing import Any
 from xinfang.config import Settings
 from xinfang.labels import LabelledLetter
 from xinfang.model_folder import ModelFolder
+from xinfang.sources import COLD_DEV, TIPDM_LABELLED, find_data_file, load_cold, load_tipdm
 
 KIND_ORDER = {"real": 0, "user": 1, "generated": 2}
 
@@ -98,9 +99,7 @@ def sample(letters: list[LabelledLetter], limit: int | None, seed: int) -> list[
 
 def tipdm_set(folder: ModelFolder, settings: Settings) -> EvalSet | None:
     """tipdm2020 letters the model was not trained on (splits.json), or all of them marked possibly seen."""
-    from training.data import find_data_file, load_tipdm
-
-    path = find_data_file(settings, "tipdm2020/labeled.jsonl")
+    path = find_data_file(settings, TIPDM_LABELLED)
     if path is None or "sector" not in folder.schema.by_name:
         return None
     letters = load_tipdm(path, folder.schema)
@@ -137,9 +136,7 @@ def tipdm_set(folder: ModelFolder, settings: Settings) -> EvalSet | None:
 
 def cold_set(folder: ModelFolder, settings: Settings, limit: int | None, seed: int) -> EvalSet | None:
     """COLD dev (held out from training) for the abusive head, optionally a seeded sample."""
-    from training.data import find_data_file, load_cold
-
-    path = find_data_file(settings, "cold/dev.csv")
+    path = find_data_file(settings, COLD_DEV)
     if path is None or "abusive" not in folder.schema.by_name:
         return None
     rows = load_cold(path)

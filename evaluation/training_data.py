@@ -8,6 +8,7 @@ from pathlib import Path
 from xinfang.config import Settings
 from xinfang.labels import LabelledLetter
 from xinfang.model_folder import ModelFolder
+from xinfang.sources import COLD_TRAIN, TIPDM_LABELLED, find_data_file, load_cold, load_tipdm
 
 
 @dataclass
@@ -60,7 +61,7 @@ def model_training_data(folder: ModelFolder, settings: Settings) -> TrainingData
     the card lists; use splits.json for the real splits when present. Raises ImportError without
     the training extras."""
     from evaluation.sets import model_profile, read_splits
-    from training.data import build_corpus, find_data_file, load_cold, load_tipdm
+    from training.data import build_corpus
 
     profile, notes = model_profile(folder)
     card_sources: dict = folder.card.get("data", {}).get("sources", {}) or {}
@@ -90,12 +91,12 @@ def model_training_data(folder: ModelFolder, settings: Settings) -> TrainingData
         notes.append("the model card lists no data sources: every source found now is used")
     splits = read_splits(folder)
     if splits:
-        tipdm = find_data_file(settings, "tipdm2020/labeled.jsonl")
+        tipdm = find_data_file(settings, TIPDM_LABELLED)
         if "tipdm2020" in splits and tipdm and any(x.source == "tipdm2020" for x in train):
             train, dev = _apply_splits(
                 train, dev, "tipdm2020", load_tipdm(tipdm, folder.schema), splits["tipdm2020"], "dev", notes
             )
-        cold = find_data_file(settings, "cold/train.csv")
+        cold = find_data_file(settings, COLD_TRAIN)
         if "cold" in splits and cold and any(x.source == "cold" for x in train):
             train, dev = _apply_splits(
                 train, dev, "cold", load_cold(cold), splits["cold"], "dev_internal", notes

@@ -13,9 +13,9 @@ from evaluation.compare import agreement, regressions, side_by_side, verdict
 from evaluation.confusions import top_confusions
 from evaluation.curves import at_threshold, coverage_curve, letter_confidence_correct, reliability_bins
 from evaluation.label_noise import class_thresholds, find_label_issues, head_label_issues
-from evaluation.metrics import head_metrics
 from xinfang.heads import target_matrix
 from xinfang.labels import LabelledLetter
+from xinfang.metrics import head_metrics
 from xinfang.schema import load_schema
 
 SCHEMA = load_schema()
@@ -305,3 +305,31 @@ def test_model_training_data_follows_card_and_splits(tiny_model_dir: Path, tmp_p
     data = model_training_data(ModelFolder(folder), settings)
     assert data.sources["tipdm2020"] == 100 and sum(x.source == "tipdm2020" for x in data.dev) == 20
     assert any("recorded ids are used" in n for n in data.notes)
+
+
+def test_core_metrics_and_thresholds_match_scikit_learn() -> None:
+    """xinfang.metrics and xinfang.thresholds are numpy only; they give scikit-learn's figures."""
+    sk = pytest.importorskip("sklearn.metrics")
+    from xinfang.thresholds import roc_auc
+
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        n = int(rng.integers(3, 40))
+        y = (rng.random((n, TOPIC.n_outputs)) < 0.3).astype(np.int8)
+        p = rng.random((n, TOPIC.n_outputs))
+        m = head_metrics(TOPIC, y, p)
+        pred = (p >= 0.5).astype(int)
+        for avg in ("macro", "micro"):
+            ref = sk.precision_recall_fscore_support(y, pred, average=avg, zero_division=0)
+            assert [m[avg][k] for k in ("precision", "recall", "f1")] == pytest.approx(list(ref[:3]))
+        ys = rng.integers(0, 7 if trial % 2 else 2, n)
+        ps = rng.random((n, 7))
+        ms = head_metrics(SECTOR, onehot(list(ys)), ps)
+        ref = sk.precision_recall_fscore_support(ys, ps.argmax(1), labels=list(range(7)), average="macro",
+                                                 zero_division=0)
+        assert ms["macro"]["f1"] == pytest.approx(ref[2])
+        assert ms["confusion"] == sk.confusion_matrix(ys, ps.argmax(1), labels=list(range(7))).tolist()
+        yb = y[:, 0]
+        if 0 < yb.sum() < n:
+            scores = np.round(p[:, 0], 1)  # ties
+            assert roc_auc(yb, scores) == pytest.approx(sk.roc_auc_score(yb, scores))

@@ -51,11 +51,12 @@ def write_csv(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None
 
 
 def test_review_round_trip_with_provenance(tiny_model_dir: Path, letters_file: Path, tmp_path: Path) -> None:
-    from evaluation.review import export_review, import_review, review_files, sha256_text
+    from evaluation.review import export_review, import_review, sha256_text
     from xinfang.config import Settings
     from xinfang.labels import read_labelled
     from xinfang.model_folder import ModelFolder
     from xinfang.schema import load_schema
+    from xinfang.sources import review_files
 
     folder = ModelFolder(tiny_model_dir)
     out = tmp_path / "review.csv"
@@ -113,6 +114,10 @@ def test_review_round_trip_with_provenance(tiny_model_dir: Path, letters_file: P
     )
     again = import_review(out, settings, reviewer="李复核")
     assert review_files(settings) == [again.path]  # the same file imported twice is not duplicated
+    # the reviews folder is a real setting (XINFANG_REVIEWS_DIR), read by import and by training alike
+    elsewhere = Settings(models_dir=tmp_path / "models", data_dir=tmp_path / "data", reviews_dir=tmp_path / "rev")
+    moved = import_review(out, elsewhere, reviewer="李复核")
+    assert moved.path.parent == tmp_path / "rev" and review_files(elsewhere) == [moved.path]
 
 
 def test_review_import_errors_name_row_and_value(

@@ -8,6 +8,7 @@ from scipy.optimize import minimize_scalar
 
 from xinfang.heads import confidence, decisions, probabilities
 from xinfang.schema import Head, HeadKind
+from xinfang.thresholds import fit_decision_thresholds
 
 
 def _nll(head: Head, logits: np.ndarray, y: np.ndarray, temperature: float) -> float:
@@ -24,32 +25,6 @@ def fit_temperature(head: Head, logits: np.ndarray, y: np.ndarray) -> float:
     res = minimize_scalar(lambda lt: _nll(head, logits, y, float(np.exp(lt))), bounds=(-3.0, 3.0),
                           method="bounded")
     return float(np.exp(res.x))
-
-
-def fit_decision_thresholds(head: Head, probs: np.ndarray, y: np.ndarray, min_positives: int = 5,
-                            min_auc: float = 0.6) -> list[float]:
-    """Per-class probability thresholds maximising dev F1; 0.5 where dev has too few positives or the
-    class is not separated at all (AUC < min_auc), where an F1-optimal threshold would flag everything."""
-    from sklearn.metrics import roc_auc_score
-
-    if head.kind is HeadKind.single_label:
-        return []
-    grid = np.linspace(0.1, 0.9, 33)
-    out = []
-    for j in range(head.n_outputs):
-        pos = y[:, j].sum()
-        if pos < min_positives or pos == len(y) or roc_auc_score(y[:, j], probs[:, j]) < min_auc:
-            out.append(0.5)
-            continue
-        best, best_t = -1.0, 0.5
-        for t in grid:
-            pred = probs[:, j] >= t
-            tp = float((pred & (y[:, j] == 1)).sum())
-            f1 = 2 * tp / max(pred.sum() + pos, 1.0)
-            if f1 > best + 1e-9:
-                best, best_t = f1, float(t)
-        out.append(round(best_t, 4))
-    return out
 
 
 def fit_route_threshold(head: Head, probs: np.ndarray, y: np.ndarray, thresholds: list[float],

@@ -9,12 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasets import Dataset
-from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-from training.model import label_key, mask_key
 from training.profiles import Profile
 from xinfang.config import Settings
 from xinfang.errors import InputFileError
@@ -23,6 +21,9 @@ from xinfang.labels import LabelledLetter, read_labelled
 from xinfang.schema import Schema
 from xinfang.sources import find_data_file, load_cold, load_tipdm
 from xinfang.text import LetterTokenizer, normalise
+
+if TYPE_CHECKING:  # datasets and torch load only where windows are built: reading letters needs neither
+    from datasets import Dataset
 
 
 @dataclass
@@ -124,6 +125,10 @@ def build_corpus(profile: Profile, schema: Schema, settings: Settings, extra_dat
 
 def letters_to_dataset(letters: list[LabelledLetter], schema: Schema) -> Dataset:
     """One row per letter: normalised text, and per head a target vector plus a 0/1 'is labelled' mask."""
+    from datasets import Dataset
+
+    from training.model import label_key, mask_key
+
     cols: dict[str, list] = {"letter_id": [x.id for x in letters], "source": [x.source for x in letters],
                              "text": [normalise(x.text) for x in letters]}
     for head in schema.heads:
@@ -162,6 +167,8 @@ def to_windows(ds: Dataset, tokenizer: LetterTokenizer, max_windows: int | None 
 @contextmanager
 def progress_bars_off() -> Iterator[None]:
     """datasets' tqdm bars off for a moment (the pipeline prints its own progress)."""
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
     was_on = are_progress_bars_disabled() is False
     disable_progress_bars()
     try:

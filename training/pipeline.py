@@ -15,7 +15,6 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from evaluation.metrics import head_metrics
 from training.bases.wheels import sha256_file
 from training.calibrate import calibrate_head
 from training.data import Corpus, build_corpus, letters_to_dataset, to_windows
@@ -27,7 +26,9 @@ from xinfang.config import Settings, get_settings
 from xinfang.engine import Engine
 from xinfang.heads import probabilities, target_matrix
 from xinfang.labels import LabelledLetter
+from xinfang.metrics import head_metrics
 from xinfang.schema import Schema, load_schema
+from xinfang.sources import review_files  # reviewers' corrections feed every later training run
 from xinfang.text import LetterTokenizer
 
 REAL_SOURCES = {"tipdm2020", "cold"}
@@ -144,8 +145,6 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     timings["fetch_s"] = time.monotonic() - t_start
 
     t = time.monotonic()
-    from evaluation.review import review_files  # reviewers' corrections feed every later training run
-
     extra = list(extra_data or []) + [p for p in review_files(settings) if p not in (extra_data or [])]
     corpus = corpus or build_corpus(prof, schema, settings, extra)
     train_ds = to_windows(letters_to_dataset(corpus.train, schema), tokenizer, prof.max_windows_per_letter, prof.seed)

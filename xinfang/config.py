@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=PROJECT_ROOT / "data", description="committed small data files")
     shared_data_dir: Path = Field(default=PROJECT_ROOT.parent / "shared" / "data",
                                   description="real data sets (tipdm2020, COLD) when present")
+    reviews_dir: Path | None = Field(default=None, description="imported review corrections (JSONL) that feed "
+                                     "every later training run; default data_dir/reviews")
     schema_path: str = Field(default="default", description="label schema file, or 'default'")
     default_base: str = Field(default="multilingual-e5-small", description="base encoder for training")
     threads: int = Field(default=0, ge=0, description="inference threads; 0 = onnxruntime's choice")
@@ -62,6 +64,10 @@ class Settings(BaseSettings):
     @property
     def api_keys_path(self) -> Path:
         return self.api_keys_file or self.state_dir / "api_keys"
+
+    @property
+    def reviews_path(self) -> Path:
+        return self.reviews_dir or self.data_dir / "reviews"
 
     @property
     def results_store_url(self) -> str:

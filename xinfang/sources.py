@@ -1,4 +1,4 @@
-"""Labelled data sources (tipdm2020 sector, COLD abusive, jijian real letters) read into `LabelledLetter`s."""
+"""Labelled data sources (tipdm2020 sector, COLD abusive, jijian real letters, imported reviews) as `LabelledLetter`s."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def find_data_file(settings: Settings, relative: str) -> Path | None:
         if p.is_file():
             return p
     return None
+
+
+def review_files(settings: Settings) -> list[Path]:
+    """Imported review files (labelled letters with provenance, `xinfang review import`), sorted: every
+    later training run reads them."""
+    d = Path(settings.reviews_path)
+    return sorted(p for p in d.glob("*.jsonl") if p.is_file()) if d.is_dir() else []
 
 
 def title_and_text(record: dict[str, Any]) -> str:

@@ -278,7 +278,7 @@ def test_csv_in_csv_out_resume_and_model_check(settings: Settings, tmp_path: Pat
 
 
 def test_sample_backlog(settings: Settings, tmp_path: Path, monkeypatch):
-    from xinfang.batch.sample import sample_input
+    from training.sample_backlog import sample_input
 
     path, about = sample_input(settings, tmp_path / "out" / "backlog.jsonl")
     assert path == tmp_path / "out" / "generated_letters.jsonl" and "generated" in about

@@ -214,7 +214,7 @@ def classify_cmd(
         if sample == (input_path is not None):
             raise XinfangError("give either INPUT or --sample")
         if sample:
-            from xinfang.batch.sample import sample_input
+            from training.sample_backlog import sample_input
 
             input_path, about = sample_input(get_settings(), output)
             console.print(f"sample backlog: {input_path} ({about})")

@@ -72,7 +72,7 @@ def error_rows(path: Path) -> list[dict]:
 @pytest.fixture()
 def settings(tiny_model_dir: Path, tmp_path: Path) -> Settings:
     return Settings(models_dir=tiny_model_dir.parent.parent, cache_dir=tmp_path / "cache", max_text_chars=400,
-                    batch_size=8, shared_data_dir=tmp_path / "no-shared")
+                    batch_size=8, shared_data_dir=tmp_path / "no-shared", state_dir=tmp_path / "state")
 
 
 def run(settings: Settings, input_path: Path, output: Path, **kw) -> tuple[dict, str]:
@@ -337,7 +337,8 @@ def test_kill_9_and_rerun_loses_and_duplicates_nothing(tiny_model_dir: Path, tmp
     src = write_jsonl(tmp_path / "in.jsonl", rows, [b"{broken"])
     out = tmp_path / "out.jsonl"
     files = JobFiles.for_output(out)
-    env = {**os.environ, "XINFANG_MODELS_DIR": str(tiny_model_dir.parent.parent), "XINFANG_THREADS": "1"}
+    env = {**os.environ, "XINFANG_MODELS_DIR": str(tiny_model_dir.parent.parent), "XINFANG_THREADS": "1",
+           "XINFANG_STATE_DIR": str(tmp_path / "state")}
     args = ["classify", str(src), "-o", str(out), "--model", "tiny/v0", "--batch-size", "8", "--no-progress"]
 
     assert _kill_when(_start(args, env), out, 8), "the first run ended before its first chunk was killed"

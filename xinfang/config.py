@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     microbatch_wait_ms: float = Field(default=2.0, ge=0, description="how long a micro-batch waits for more letters")
     queue_size: int = Field(default=256, ge=1, description="letters waiting to be scored before answering 503")
     duplicate_threshold: float = Field(default=0.8, gt=0, le=1, description="MinHash Jaccard for a near-duplicate")
+    submitter_key: SecretStr | None = Field(
+        default=None, description="secret of the keyed submitter hash (HMAC-SHA256), the same for "
+        "the API, `classify` and every worker; default: state_dir/submitter_key, created on first use. Changing "
+        "it breaks repeat-submitter links to results stored before")
     serve_max_windows: int = Field(default=16, ge=1, description="windows per onnxruntime run in the API "
                                    "(fewer: a smaller peak of activation memory)")
 

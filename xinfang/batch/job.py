@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rich.console import Console
 
-from xinfang.batch.dedup import RunDuplicates, submitter_key
+from xinfang.batch.dedup import RunDuplicates
 from xinfang.batch.log import get_logger
 from xinfang.batch.progress import make_progress
 from xinfang.batch.reader import Columns, Limits, count_rows, detect_format, read_letters
@@ -27,6 +27,7 @@ from xinfang.batch.writer import LineFile, ResultCodec, error_line, output_forma
 from xinfang.config import Settings, get_settings
 from xinfang.errors import InputFileError, XinfangError
 from xinfang.model_folder import ModelFolder
+from xinfang.submitters import SubmitterKeyer
 
 if TYPE_CHECKING:
     from xinfang.batch.ray_runner import RayScorer
@@ -133,7 +134,7 @@ def run_classify(opts: ClassifyOptions, settings: Settings | None = None,
         for p in (files.output, files.errors, files.sigs, files.summary):
             p.unlink(missing_ok=True)
     summary = Summary(folder.schema)
-    dups = RunDuplicates(settings.duplicate_threshold)
+    dups = RunDuplicates(settings.duplicate_threshold, SubmitterKeyer.from_settings(settings))
     state = load_output(files.output, codec, summary.add_result)
     ref = state.model or {}
     if state.model and (ref.get("name"), ref.get("version"), ref.get("precision")) != (
@@ -231,7 +232,7 @@ def _recompute_signatures(stream: Iterator[Letter | Rejected], missing: set[str]
     for rec in stream:
         if isinstance(rec, Letter) and rec.id in missing:
             missing.discard(rec.id)
-            sig, key = dups.signature(rec.text), submitter_key(rec.submitter)
+            sig, key = dups.signature(rec.text), dups.key(rec.submitter)
             _restore(dups, sig_file.path, rec.id, key, sig)
             lines.append(sig_line(rec.id, key, encode_sig(sig)))
             if len(lines) >= 1024:
@@ -263,7 +264,7 @@ def _place(letter: Letter, outcome: Outcome, dups: RunDuplicates, codec: ResultC
         rec = Rejected(letter.line, Reason.scoring_failed, f"the model raised {outcome.error}", letter.id)
         summary.add_error(rec.reason.value, now=True)
         return [error_line(rec.to_dict())]
-    key = submitter_key(letter.submitter)
+    key = dups.key(letter.submitter)
     dups.annotate(outcome.result, outcome.sig, key)
     sigs.append(sig_line(letter.id, key, encode_sig(outcome.sig)))
     outs.append(codec.encode(outcome.result))

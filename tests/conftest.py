@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tiny import build_tiny_base  # noqa: E402
+from tiny import build_tiny_base, sample_windows  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +39,7 @@ def tiny_model_dir(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) ->
     schema = load_schema()
     model = MultiHeadModel(load_encoder(tiny_base), schema)
     folder = tmp_path_factory.mktemp("models") / "tiny" / "v0"
-    export_onnx(model, folder)
+    export_onnx(model, folder, sample_windows(tiny_base / "tokenizer.json"))
     calibration = {h.name: {"temperature": 1.0, "decision_thresholds": [0.5] * h.n_outputs
                             if h.kind.value != "single_label" else [], "route": {"threshold": 0.5}}
                    for h in schema.heads}

@@ -48,9 +48,11 @@ def test_spans_point_into_original_text(engine):
     assert {i["type"] for i in r[1]["malicious"]["indicators"]} >= {"hearsay", "threat"}
 
 
-@pytest.mark.parametrize(("precision", "atol"), [("fp32", 1e-4), ("int8", 2e-2)])
-def test_scores_do_not_depend_on_batch_company(tiny_model_dir, precision, atol):
-    # int8 quantises activations per batch, so its scores move slightly with the batch; fp32 does not
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_scores_do_not_depend_on_batch_company(tiny_model_dir, precision):
+    # int8 activation scales are fixed at export (static quantisation), so a letter's scores do not move
+    # with the other letters of its batch, nor with the padding they bring, on any CPU
+    atol = 1e-4
     engine = Engine(tiny_model_dir, precision=precision)
     together = engine.probabilities([x.text for x in LETTERS])
     for i, x in enumerate(LETTERS):

@@ -46,3 +46,13 @@ def build_tiny_base(folder: Path, seed: int = 0, hidden: int = 32, layers: int =
         "name": "tiny-random-bert", "licence": "test fixture", "pooling": "mean",
         "production_use_allowed": True}), encoding="utf-8")
     return folder
+
+
+def sample_windows(tokenizer_path: Path, max_length: int = 64, overlap: int = 16) -> list[list[int]]:
+    """Token windows of letter-like texts of many lengths (int8 calibration input for tiny models)."""
+    from xinfang.text import LetterTokenizer
+
+    tok = LetterTokenizer.from_file(tokenizer_path, max_length=max_length, overlap=overlap)
+    texts = [SAMPLE[i: i + n] for i, n in zip(range(0, 120, 7), (5, 40, 90, 13, 200, 61, 150, 27, 8, 300),
+                                                 strict=False)]
+    return [w.ids for t in texts for w in tok.windows(t)]

@@ -18,7 +18,7 @@ from rich.table import Table
 from training.bases.wheels import sha256_file
 from training.calibrate import calibrate_head
 from training.data import Corpus, build_corpus, letters_to_dataset, to_windows
-from training.export import export_onnx, parity
+from training.export import calibration_windows, export_onnx, parity
 from training.model import MultiHeadModel, load_encoder
 from training.profiles import Profile, get_profile
 from training.trainer import class_weights, fit, predict_letters
@@ -180,7 +180,9 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     if staging.exists():
         shutil.rmtree(staging)
     t = time.monotonic()
-    exported = export_onnx(model, staging)
+    # int8 scales calibrated on dev windows, real letters first
+    calib = calibration_windows(dev_ds["input_ids"], dev_ds["letter_row"], [x.source != "generated" for x in corpus.dev])
+    exported = export_onnx(model, staging, calib)
     par = parity(model, exported, dev_ds["input_ids"], tokenizer.pad_id, dev_ds["letter_row"], calibration)
     timings["export_s"] = time.monotonic() - t
     console.print(f"export: fp32 vs torch max |Δlogit| {par['fp32_vs_torch_max_abs']:.2e}; int8 agreement "

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from xinfang.signals.segment import words
+from xinfang.chinese.segment import words
 from xinfang.text import normalise
 
 _PRIME = np.uint64(4294967311)  # smallest prime above 2**32: (a*x + b) % p fits uint64 for 32-bit a, x, b

@@ -10,10 +10,10 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from xinfang.signals.lexicon import Lexicon, load_lexicon
-from xinfang.signals.names import person_names, post_spans
-from xinfang.signals.places import place_spans
-from xinfang.signals.segment import fold_width, pos_tokens
+from xinfang.chinese.lexicon import Lexicon, load_lexicon
+from xinfang.chinese.names import person_names, post_spans
+from xinfang.chinese.places import place_spans
+from xinfang.chinese.segment import fold_width, pos_tokens
 
 TAGS: dict[str, str] = {
     "id_number": "〔身份证号〕", "bank_card": "〔银行卡号〕", "phone": "〔手机号〕",

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from xinfang.signals.base import Span
-from xinfang.signals.lexicon import Lexicon, alternation
-from xinfang.signals.segment import Token, extend_left, pos_tokens, word_freq
+from xinfang.chinese.lexicon import Lexicon, alternation
+from xinfang.chinese.segment import Token, extend_left, pos_tokens, word_freq
+from xinfang.chinese.span import Span
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Characters after which a name candidate of 2 chars is not extended to 3 (李四说, 张三的).

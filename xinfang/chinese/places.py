@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from xinfang.signals.base import Span
-from xinfang.signals.lexicon import Lexicon
-from xinfang.signals.names import specific_part
-from xinfang.signals.segment import Token, extend_left, is_nounish, pos_tokens, word_freq
+from xinfang.chinese.lexicon import Lexicon
+from xinfang.chinese.names import specific_part
+from xinfang.chinese.segment import Token, extend_left, is_nounish, pos_tokens, word_freq
+from xinfang.chinese.span import Span
 
 _NUM = "[0-9零〇一二三四五六七八九十百]+"
 _NUM_SEP = "(?:[-—][0-9]+)?"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from xinfang.chinese.lexicon import Lexicon, load_lexicon
+from xinfang.chinese.names import named_subjects
+from xinfang.chinese.places import place_spans
+from xinfang.chinese.segment import fold_width, pos_tokens, warm_up
+from xinfang.chinese.span import Span
+from xinfang.pii import find_pii
 from xinfang.signals.base import (
     CREDIBILITY_SIGNALS,
     MALICIOUS_INDICATORS,
     SIGNAL_TYPES,
     Signal,
-    Span,
     credibility_evidence,
     drop_overlaps,
     group_signals,
@@ -15,11 +20,7 @@ from xinfang.signals.base import (
     malicious_evidence,
     signal_types,
 )
-from xinfang.signals.lexicon import Lexicon, load_lexicon
-from xinfang.signals.names import named_subjects
-from xinfang.signals.places import place_spans
 from xinfang.signals.rules import amount_spans, cue_spans, evidence_spans, signed_spans, time_spans
-from xinfang.signals.segment import fold_width, pos_tokens, warm_up
 
 __all__ = [
     "CREDIBILITY_SIGNALS", "MALICIOUS_INDICATORS", "SIGNAL_TYPES", "Lexicon", "Signal",
@@ -38,8 +39,6 @@ def extract_signals(text: str, lexicon: Lexicon | None = None) -> list[Signal]:
     """
     if not text or not text.strip():
         return []
-    from xinfang.pii import find_pii  # here, not at the top: xinfang.pii imports this package
-
     lex = lexicon or load_lexicon()
     folded = fold_width(text)
     tokens = pos_tokens(folded)

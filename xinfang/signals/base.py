@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 CREDIBILITY_SIGNALS: tuple[str, ...] = (
     "named_subject", "specific_time", "specific_place", "specific_amount", "evidence", "first_hand", "signed",
@@ -13,14 +13,6 @@ MALICIOUS_INDICATORS: tuple[str, ...] = (
     "hearsay", "grudge", "threat", "exaggeration", "mass_copy", "punishment_demand",
 )
 SIGNAL_TYPES: tuple[str, ...] = CREDIBILITY_SIGNALS + MALICIOUS_INDICATORS
-
-
-class Span(NamedTuple):
-    """A [start, end) character range of the original letter and the rule that found it."""
-
-    start: int
-    end: int
-    rule: str
 
 
 @dataclass(frozen=True, slots=True)

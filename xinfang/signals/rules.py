@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from xinfang.signals.base import Span
-from xinfang.signals.lexicon import Lexicon, alternation
-from xinfang.signals.names import cue_names
-from xinfang.signals.segment import Token
+from xinfang.chinese.lexicon import Lexicon, alternation
+from xinfang.chinese.names import cue_names
+from xinfang.chinese.segment import Token
+from xinfang.chinese.span import Span
 
 _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "○": 0, "O": 0, "o": 0}
 _NOT_AFTER_NUM = "(?<![0-9.零〇一二三四五六七八九十百千万亿两几])"

@@ -1,0 +1,223 @@
+"""Import rules: the core imports none of training, serving, evaluation; serving and evaluation need no torch;
+no import cycles between the packages or between the core's modules."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("xinfang", "training", "serving", "evaluation")
+APPS = ("training", "serving", "evaluation")
+TORCH = ("torch", "transformers", "datasets", "accelerate", "safetensors")
+
+
+@dataclass(frozen=True)
+class Import:
+    """One import statement: the importing module, the module it names, and whether it runs inside a function."""
+
+    module: str
+    target: str
+    lazy: bool
+    line: int
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports_of(path: Path, module: str | None = None) -> list[Import]:
+    module = module or _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: list[Import] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = lazy or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            if isinstance(child, ast.Import):
+                found.extend(Import(module, a.name, lazy, child.lineno) for a in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    up = package.split(".")[: len(package.split(".")) - child.level + 1]
+                    base = ".".join([*up, base] if base else up)
+                found.append(Import(module, base, lazy, child.lineno))
+                found.extend(Import(module, f"{base}.{a.name}", lazy, child.lineno) for a in child.names
+                            if _is_module(f"{base}.{a.name}"))
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)), False)
+    return found
+
+
+def _is_module(name: str) -> bool:
+    p = ROOT.joinpath(*name.split("."))
+    return p.with_suffix(".py").is_file() or (p / "__init__.py").is_file()
+
+
+def all_imports() -> list[Import]:
+    out: list[Import] = []
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            out += _imports_of(path)
+    return out
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def _cli_lazy(imp: Import) -> bool:
+    """cli.py may import training, serving and evaluation inside a command: it is the entry point above all."""
+    return imp.module == "xinfang.cli" and imp.lazy
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the directed graph as a list of nodes (first == last), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := dfs(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := dfs(node)):
+            return cycle
+    return None
+
+
+def test_core_imports_no_training_serving_or_evaluation() -> None:
+    bad = [f"{i.module}:{i.line} imports {i.target}" for i in all_imports()
+           if _top(i.module) == "xinfang" and _top(i.target) in APPS and not _cli_lazy(i)]
+    assert bad == []
+
+
+def test_core_is_numpy_only() -> None:
+    """No torch, scikit-learn or scipy in the core: serving, evaluation and the batch job stand on it."""
+    banned = {*TORCH, "sklearn", "scipy"}
+    bad = [f"{i.module}:{i.line} imports {i.target}" for i in all_imports()
+           if _top(i.module) == "xinfang" and _top(i.target) in banned]
+    assert bad == []
+
+
+def test_serving_and_evaluation_import_no_torch() -> None:
+    bad = [f"{i.module}:{i.line} imports {i.target}" for i in all_imports()
+           if _top(i.module) in {"serving", "evaluation"} and _top(i.target) in TORCH]
+    assert bad == []
+
+
+def test_no_import_cycle_between_packages() -> None:
+    edges: dict[str, set[str]] = {}
+    for i in all_imports():
+        a, b = _top(i.module), _top(i.target)
+        if a != b and b in PACKAGES and not _cli_lazy(i):
+            edges.setdefault(a, set()).add(b)
+    assert find_cycle(edges) is None, edges
+    assert "evaluation" not in edges.get("training", set())  # one direction: evaluation stands on training
+
+
+def _core_unit(name: str) -> str:
+    """xinfang's modules, with each subpackage (xinfang.signals, xinfang.batch…) counted as one unit."""
+    return ".".join(name.split(".")[:2])
+
+
+def test_no_import_cycle_between_core_modules() -> None:
+    """Late imports count too: a loop hidden inside a function is still a loop."""
+    edges: dict[str, set[str]] = {}
+    for i in all_imports():
+        if _top(i.module) != "xinfang" or _top(i.target) != "xinfang" or i.module == "xinfang.cli":
+            continue
+        a, b = _core_unit(i.module), _core_unit(i.target)
+        if a != b and b != "xinfang":
+            edges.setdefault(a, set()).add(b)
+    assert find_cycle(edges) is None
+
+
+def test_the_rules_see_a_planted_violation(tmp_path: Path) -> None:
+    """The parser finds late and relative imports, so the rules above cannot pass by not looking."""
+    src = tmp_path / "planted.py"
+    src.write_text("import os\nfrom . import pii\n\n\ndef f():\n    from training.data import build_corpus\n"
+                   "    import torch.nn\n", encoding="utf-8")
+    found = {(i.target, i.lazy) for i in _imports_of(src, "xinfang.planted")}
+    assert {("os", False), ("xinfang.pii", False), ("training.data", True), ("torch.nn", True)} <= found
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}}) is None
+
+
+BLOCK_TORCH = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)", name=name)
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def _python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def test_evaluate_and_serve_modules_load_no_torch() -> None:
+    """Every module `xinfang evaluate` and `xinfang serve` may load, imported at once: torch stays out."""
+    pytest.importorskip("fastapi")
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import xinfang.cli, evaluation, serving\n"
+        "for pkg in (evaluation, serving):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
+        f"print(sorted(m for m in {TORCH!r} if m in sys.modules))\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_evaluate_default_sets_run_without_torch(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """`xinfang evaluate --default` (real sets read from data files, generated test letters, the TF-IDF
+    baseline on the model's rebuilt training data) with torch, transformers and datasets unimportable."""
+    pytest.importorskip("sklearn")
+    data = tmp_path / "data"
+    (data / "tipdm2020").mkdir(parents=True)
+    (data / "cold").mkdir()
+    sectors = ["城乡建设", "环境保护", "交通运输"]
+    (data / "tipdm2020" / "labeled.jsonl").write_text("".join(
+        f'{{"id": "t{i}", "title": "留言{i}", "text": "小区道路问题反映第{i}次", "sector": "{sectors[i % 3]}"}}\n'
+        for i in range(30)), encoding="utf-8")
+    for name in ("train.csv", "dev.csv"):
+        rows = ["Unnamed: 0,split,topic,label,TEXT"] + [f"{i},x,race,{i % 2},评论文本{i}" for i in range(40)]
+        (data / "cold" / name).write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "report"
+    code = BLOCK_TORCH.format(blocked=set(TORCH)) + (
+        "from xinfang.cli import app\n"
+        "try:\n"
+        f"    app(['evaluate', '--default', '--model', {str(tiny_model_dir)!r}, '--out', {str(out)!r},\n"
+        "         '--no-fp32', '--folds', '2'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"print(sorted(m for m in {TORCH!r} if m in sys.modules))\n"
+    )
+    done = _python(code, {"XINFANG_DATA_DIR": str(data), "XINFANG_SHARED_DATA_DIR": str(tmp_path / "none"),
+                          "XINFANG_MODELS_DIR": str(tmp_path / "models"), "XINFANG_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (out / "report.html").is_file() and (out / "metrics.json").is_file()

@@ -93,10 +93,18 @@ class CredibilityAnswer(MultiLabelAnswer):
     signals: list[Span]
 
 
+class Indicator(Span):
+    """A malicious indicator: a rule span, or `near_duplicate` (xinfang.near_duplicates: text "", start = end
+    = -1, source "duplicates") with the number of earlier near-copies and whether one had the same submitter."""
+
+    count: int | None = None
+    same_submitter: bool | None = None
+
+
 class MaliciousAnswer(BinaryAnswer):
     """Likelihood of a malicious or false report; it only ever routes the letter to a person."""
 
-    indicators: list[Span]
+    indicators: list[Indicator]
 
 
 class ModelRef(BaseModel):

@@ -22,9 +22,10 @@ from serving.state import AppState
 from serving.store import ResultsStore
 from xinfang import __version__
 from xinfang.config import Settings, get_settings
-from xinfang.duplicates import DuplicateIndex
 from xinfang.engine import Engine, LetterIn
 from xinfang.model_folder import ModelFolder
+from xinfang.near_duplicates import new_index
+from xinfang.submitters import SubmitterKeyer
 
 log = logging.getLogger("serving.app")
 _WARM_UP = LetterIn("warm-up", "我要反映某街道办副主任的问题，2019年3月他收受红包5万元。")
@@ -61,12 +62,13 @@ def _build_state(settings: Settings, engine: Scores | None, folder: ModelFolder 
         "name": folder.name, "version": folder.version, "precision": settings.serve_precision}
     t_model = time.perf_counter()
     store = store or ResultsStore(settings.results_store_url)
-    index = DuplicateIndex()
+    index = new_index()
     loaded = load_index(store, index)
     t_index = time.perf_counter()
     index.signature(_WARM_UP.text)  # loads jieba's dictionary now rather than on the first request
     engine.score([_WARM_UP])
-    scorer = Scorer(engine, store, index, model_ref, settings.duplicate_threshold, settings.store_text)
+    scorer = Scorer(engine, store, index, model_ref, settings.duplicate_threshold, settings.store_text,
+                    keyer=SubmitterKeyer.from_settings(settings))
     batcher: MicroBatcher[Submission, dict[str, Any]] = MicroBatcher(
         scorer, settings.microbatch_size, settings.microbatch_wait_ms, settings.queue_size)
     log.info("ready: model %s/%s (%s) in %.1fs; store %s with %d letters indexed in %.1fs; warm-up %.1fs",

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
-
 from serving.store import ResultsStore, ScoredLetter, utcnow
-from xinfang.duplicates import DuplicateIndex, estimate, signature_from_bytes, signature_to_bytes
+from xinfang.duplicates import DuplicateIndex, signature_from_bytes, signature_to_bytes
 from xinfang.engine import LetterIn
+from xinfang.near_duplicates import NearDuplicates
 from xinfang.pii import redact_for_log
+from xinfang.submitters import SubmitterKeyer
 
 log = logging.getLogger("serving.scoring")
-MAX_DUPLICATES = 20  # near-copies listed per letter, best first
 
 
 class Scores(Protocol):
@@ -33,10 +31,6 @@ class Submission:
     letter: LetterIn
     submitter: str | None = None
     metadata: dict[str, Any] | None = None
-
-
-def submitter_hash(submitter: str | None) -> str | None:
-    return hashlib.sha256(submitter.encode("utf-8")).hexdigest() if submitter else None
 
 
 def without_span_text(result: dict) -> dict:
@@ -70,49 +64,42 @@ class Scorer:
     """Callable on a list of submissions (a micro-batch), returning their results in order.
 
     Not thread-safe by itself: the micro-batcher calls it from its single worker thread, which is
-    also the only thread that touches the duplicate index. A letter joins the index only once its
-    row is committed, so the index never points at letters the store lacks.
+    also the only thread that touches the duplicate index. Near-duplicates follow xinfang.near_duplicates,
+    the batch job's policy: each letter is compared with every letter indexed before it, the earlier letters
+    of its own micro-batch included. Those are staged and join the index only once their rows are
+    committed, so the index never points at letters the store lacks; a letter is answered only after
+    its row is committed (ResultsStore.add_many raises otherwise).
     """
 
     def __init__(self, engine: Scores, store: ResultsStore, index: DuplicateIndex, model_ref: dict[str, str],
-                 duplicate_threshold: float = 0.8, store_text: bool = False):
-        self.engine, self.store, self.index = engine, store, index
+                 duplicate_threshold: float = 0.8, store_text: bool = False, *, keyer: SubmitterKeyer):
+        self.engine, self.store = engine, store
+        self.dups = NearDuplicates(duplicate_threshold, index)
+        self.keyer = keyer
         self.model_ref = model_ref
-        self.duplicate_threshold = duplicate_threshold
         self.store_text = store_text
-
-    def _duplicates(self, i: int, batch: list[Submission], sigs: list[np.ndarray]) -> list[dict]:
-        letter_id = batch[i].letter.id
-        found = dict(self.index.query_signature(sigs[i], self.duplicate_threshold, exclude=letter_id))
-        for j in range(i):  # earlier letters of the same micro-batch are not indexed yet
-            other = batch[j].letter.id
-            sim = estimate(sigs[i], sigs[j])
-            if other != letter_id and sim >= self.duplicate_threshold:
-                found[other] = max(found.get(other, 0.0), round(sim, 4))
-        best = sorted(found.items(), key=lambda kv: -kv[1])[:MAX_DUPLICATES]
-        return [{"id": k, "similarity": v} for k, v in best]
 
     def __call__(self, batch: list[Submission]) -> list[dict]:
         t0 = time.perf_counter()
         results = self.engine.score([s.letter for s in batch])
         t1 = time.perf_counter()
-        sigs = [self.index.signature(s.letter.text) for s in batch]
-        for i, result in enumerate(results):
-            result["duplicates"] = self._duplicates(i, batch, sigs)
+        staged = self.dups.stage()
+        keys = [self.keyer(s.submitter) for s in batch]
+        sigs = [self.dups.signature(s.letter.text) for s in batch]
+        for result, sig, key in zip(results, sigs, keys, strict=True):
+            self.dups.annotate(result, sig, key, staged)
         t2 = time.perf_counter()
         now = utcnow()
         rows = [ScoredLetter(
             letter_id=s.letter.id, model_name=self.model_ref["name"], model_version=self.model_ref["version"],
             precision=self.model_ref.get("precision", ""), scored_at=now, route=r["route"]["decision"],
             scores=r if self.store_text else without_span_text(r), signature=signature_to_bytes(sig),
-            submitter_hash=submitter_hash(s.submitter), text=s.letter.text if self.store_text else None,
+            submitter_hash=key, text=s.letter.text if self.store_text else None,
             meta=s.metadata if self.store_text else None,
-        ) for s, r, sig in zip(batch, results, sigs, strict=True)]
+        ) for s, r, sig, key in zip(batch, results, sigs, keys, strict=True)]
         self.store.add_many(rows)
         t3 = time.perf_counter()
-        for s, sig in zip(batch, sigs, strict=True):
-            if s.letter.id not in self.index:
-                self.index.add_signature(s.letter.id, sig, submitter_hash(s.submitter))
+        self.dups.commit(staged)
         log.info("scored n=%d ids=%s engine_ms=%.1f duplicates_ms=%.1f store_ms=%.1f", len(batch),
                  redact_for_log(",".join(s.letter.id for s in batch)), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
         return results

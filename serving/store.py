@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     JSON,
@@ -19,11 +23,14 @@ from sqlalchemy import (
     event,
     func,
     select,
-    text,
+    update,
 )
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+log = logging.getLogger("serving.store")
 
 
 class Base(DeclarativeBase):
@@ -50,11 +57,65 @@ class ScoredLetter(Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
 
 
+class Heartbeat(Base):
+    """One row the readiness probe rewrites: proof that a write still commits to the real database."""
+
+    __tablename__ = "store_heartbeat"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StoreUnavailable(SQLAlchemyError):
+    """The results store did not durably take a write (file gone or replaced, locked, disk full, down).
+    Its message names the failure, never the statement's parameters (they may hold letter text)."""
+
+
 @dataclass(frozen=True)
 class StoredSignature:
     letter_id: str
     signature: bytes
     submitter_hash: str | None
+
+
+def _reason(exc: BaseException) -> str:
+    """A log-safe name of a database error: class and driver error code, never the message or parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None)
+    return f"{type(orig).__name__}{f' {code}' if code else ''}"
+
+
+class SqliteFile:
+    """The SQLite file a store writes, opened only if it exists (mode=rw: a deleted file is an error, never
+    silently recreated) and checked around each commit: a file deleted or replaced since the store opened
+    it means committed rows went nowhere."""
+
+    def __init__(self, database: str, busy_timeout_s: float):
+        self.path = Path(database).expanduser().resolve()
+        self.busy_timeout_s = busy_timeout_s
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            sqlite3.connect(self.path).close()  # the one place the file is created
+        self.identity = self._identity()
+        if self.identity is None:
+            raise StoreUnavailable(f"cannot open the results store {self.path}")
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def connect(self) -> sqlite3.Connection:
+        uri = f"file:{quote(str(self.path))}?mode=rw"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=self.busy_timeout_s)
+
+    def check(self) -> None:
+        """Raise StoreUnavailable unless the path is still the file this store opened."""
+        if self._identity() != self.identity:
+            raise StoreUnavailable(f"the results store {self.path} was deleted or replaced while serving; "
+                                   "restart the service to open it again")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -65,26 +126,54 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 class ResultsStore:
-    """Writes scored letters and reads their signatures back (thread-safe: a session per call)."""
+    """Writes scored letters and reads their signatures back (thread-safe: a session per call).
 
-    def __init__(self, url: str):
+    `add_many` either commits to the real database or raises StoreUnavailable: a caller answers 200 only
+    after it returns. `ping` is the readiness probe: it commits a heartbeat row, so it fails when writes do.
+    """
+
+    def __init__(self, url: str, busy_timeout_s: float = 5.0, probe_timeout_s: float = 1.0):
         parsed = make_url(url)
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
-        is_sqlite = parsed.get_backend_name() == "sqlite"
-        if is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.url = parsed.render_as_string(hide_password=True)
-        self.engine: SqlEngine = create_engine(parsed, **kwargs)
+        self.probe_timeout_s = probe_timeout_s
+        # never put bound parameters (letter text, metadata) into exception messages, hence into logs
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+        self.file: SqliteFile | None = None
+        is_sqlite = parsed.get_backend_name() == "sqlite"
         if is_sqlite and parsed.database not in (None, "", ":memory:"):
+            self.file = SqliteFile(parsed.database, busy_timeout_s)
+            kwargs["creator"] = self.file.connect
+        elif is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_s}
+        self.engine: SqlEngine = create_engine(parsed, **kwargs)
+        if self.file is not None:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        try:
+            Base.metadata.create_all(self.engine)
+            with Session(self.engine) as session, session.begin():
+                if session.get(Heartbeat, 1) is None:
+                    session.add(Heartbeat(id=1, beat_at=utcnow()))
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise StoreUnavailable(f"cannot open the results store {self.url}: {_reason(exc)}") from None
+
+    def _check_file(self) -> None:
+        if self.file is not None:
+            self.file.check()
 
     def add_many(self, rows: Sequence[ScoredLetter]) -> None:
-        """Insert rows in one transaction."""
-        with Session(self.engine) as session, session.begin():
-            session.add_all(rows)
+        """Insert rows in one transaction; raises StoreUnavailable unless they are committed to the real
+        database (checked before the commit, and after it, in case the file went while it ran)."""
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add_all(rows)
+                session.flush()
+                self._check_file()
+            self._check_file()
+        except StoreUnavailable:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"the results store did not take {len(rows)} rows: {_reason(exc)}") from None
 
     def signatures(self, batch: int = 2000) -> Iterator[StoredSignature]:
         """(letter id, signature, submitter hash) of every stored row, oldest first."""
@@ -106,14 +195,41 @@ class ResultsStore:
         with Session(self.engine) as session:
             return int(session.scalar(select(func.count()).select_from(ScoredLetter)) or 0)
 
-    def ping(self) -> bool:
-        """True when the database answers."""
+    def _busy_timeout(self, conn: Any, seconds: float) -> None:
+        """How long this SQLite connection waits for another writer's lock (per connection)."""
+        if self.file is not None:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+            conn.commit()
+
+    def probe(self) -> str | None:
+        """The readiness check: commit the heartbeat row (waiting at most probe_timeout_s for a lock) and
+        check the file; None when that worked, else a log-safe reason."""
         try:
+            self._check_file()
             with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            return False
+                self._busy_timeout(conn, self.probe_timeout_s)
+                try:
+                    done = conn.execute(update(Heartbeat).where(Heartbeat.id == 1).values(beat_at=utcnow()))
+                    if done.rowcount != 1:
+                        raise StoreUnavailable("the heartbeat row is missing")
+                    conn.commit()
+                finally:
+                    conn.rollback()
+                    if self.file is not None:
+                        self._busy_timeout(conn, self.file.busy_timeout_s)
+            self._check_file()
+        except StoreUnavailable as exc:
+            return str(exc)
+        except Exception as exc:  # any failure of the write path means not ready
+            return _reason(exc)
+        return None
+
+    def ping(self) -> bool:
+        """True when a write commits to the real database (see probe)."""
+        reason = self.probe()
+        if reason is not None:
+            log.warning("results store not writable: %s", reason)
+        return reason is None
 
     def close(self) -> None:
         self.engine.dispose()

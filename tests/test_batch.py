@@ -183,7 +183,7 @@ def test_every_row_ends_in_one_result_or_one_error(settings: Settings, tmp_path:
     flags = {i: [x for x in r["malicious"]["indicators"] if x["type"] == "near_duplicate"]
              for i, r in results.items()}
     assert flags["L0011"] == [{"type": "near_duplicate", "text": "", "start": -1, "end": -1,
-                               "source": "batch", "count": 2, "same_submitter": False}]
+                               "source": "duplicates", "count": 2, "same_submitter": False}]
     assert flags["L0021"][0]["same_submitter"] is True and flags["L0010"] == []
     nd = report["near_duplicates"]
     assert nd["clusters"] == 2 and nd["largest"][0] == {"size": 3, "ids": ["L0009", "L0010", "L0011"]}

@@ -47,7 +47,7 @@ def test_staged_batches_answer_like_one_sequential_index():
     last = expected[33]
     assert len(last["duplicates"]) == MAX_LISTED
     (flag,) = last["malicious"]["indicators"]
-    assert flag == {"type": "near_duplicate", "text": "", "start": -1, "end": -1, "source": "batch",
+    assert flag == {"type": "near_duplicate", "text": "", "start": -1, "end": -1, "source": "duplicates",
                     "count": 23, "same_submitter": True}
     assert expected[10]["duplicates"] == [] and expected[11]["malicious"]["indicators"] == []
 
@@ -60,3 +60,76 @@ def test_a_letter_is_not_its_own_duplicate_and_first_id_wins():
     again = result("A")
     assert policy.annotate(again, sig, "k1").hits == [] and again["duplicates"] == []
     assert len(policy) == 1 and policy.index.submitter_of("A") == "k1"
+
+
+# --- the API and the batch job answer alike ---------------------------------------------------------------
+
+def campaign_letters() -> list[dict]:
+    """Letters in order: a 3-copy campaign from three submitters (L2 gets the indicator: two earlier copies),
+    a repeat from the same submitter (L5), and unrelated letters."""
+    rng = random.Random(3)
+    rows = [{"id": f"L{i}", "text": "，".join(rng.sample(PHRASES, 7)) + f"，金额{1000 + i}元。", "submitter": f"S{i}"}
+            for i in range(8)]
+    rows[1]["text"] = rows[0]["text"].replace("金额", "总金额")
+    rows[2]["text"] = rows[0]["text"] + "请查。"
+    rows[5]["text"], rows[5]["submitter"] = rows[4]["text"] + "再次反映。", rows[4]["submitter"]
+    rows[6]["submitter"] = None
+    return rows
+
+
+def test_api_and_batch_job_give_identical_answers(tiny_model_dir, tmp_path):
+    """Issue 8 item 4: same letters, same order, fresh index, same precision (fp32): the API's results and
+    the batch job's have identical head answers, route, duplicates and near_duplicate indicators."""
+    import io
+    import json
+
+    from fastapi.testclient import TestClient
+    from rich.console import Console
+
+    from serving.app import create_app
+    from serving.scoring import without_span_text
+    from serving.store import ResultsStore
+    from xinfang.batch.job import ClassifyOptions, JobFiles, run_classify
+    from xinfang.config import Settings
+    from xinfang.engine import Engine
+
+    rows = campaign_letters()
+    settings = Settings(models_dir=tiny_model_dir.parent.parent, state_dir=tmp_path / "state",
+                        cache_dir=tmp_path / "cache", auth_enabled=False, batch_size=len(rows),
+                        max_batch_letters=len(rows), microbatch_size=len(rows))
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    run_classify(ClassifyOptions(input=src, output=out, model="tiny/v0", precision="fp32", progress=False),
+                 settings, Console(file=io.StringIO()))
+    batch = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+    engine = Engine(tiny_model_dir, precision="fp32")
+    with TestClient(create_app(settings, engine=engine)) as client:
+        r = client.post("/v1/letters:batch", json={"letters": rows})
+        assert r.status_code == 200, r.text
+        api = r.json()["results"]
+
+    heads = [h.name for h in engine.schema.heads]
+
+    def answer(result: dict) -> dict:
+        # span texts aside: the batch job may mask personal data in them (offsets stay)
+        return without_span_text({k: result[k] for k in ["id", *heads, "route", "duplicates"]})
+
+    assert [answer(x) for x in api] == [answer(x) for x in batch]
+    by_id = {x["id"]: x for x in api}
+    assert [d["id"] for d in by_id["L2"]["duplicates"]] == ["L0", "L1"] or \
+        {d["id"] for d in by_id["L2"]["duplicates"]} == {"L0", "L1"}
+    flags = {i: [x for x in r["malicious"]["indicators"] if x["type"] == "near_duplicate"] for i, r in by_id.items()}
+    assert [f["count"] for f in flags["L2"]] == [2] and flags["L5"][0]["same_submitter"] is True
+    assert flags["L1"] == [] and flags["L3"] == []
+
+    # one submitter secret for the deployment: the store's hashes are the batch job's keys
+    sig_keys = {x["id"]: x["sub"] for x in map(json.loads, JobFiles.for_output(out).sigs.read_text().splitlines())}
+    store = ResultsStore(settings.results_store_url)
+    try:
+        assert {row.letter_id: row.submitter_hash for row in store.rows()} == sig_keys
+    finally:
+        store.close()
+    assert sig_keys["L6"] is None and sig_keys["L4"] == sig_keys["L5"] != sig_keys["L0"]

@@ -15,6 +15,7 @@ from serving.keys import create_key
 from serving.store import ResultsStore
 from xinfang.config import Settings
 from xinfang.engine import Engine
+from xinfang.submitters import SubmitterKeyer
 
 LETTER = ("我实名举报某街道办副主任王某某，2019年3月在某小区工地收受工程老板红包5万元，有转账记录和照片为证。"
           "他还违规给亲属办理低保，克扣困难群众的补贴，请纪委领导调查核实。")
@@ -201,7 +202,8 @@ def test_store_rows_without_text(api):
     assert (row.model_name, row.model_version, row.precision) == ("tiny", "v0", "int8")
     assert row.route == r.json()["route"]["decision"] and row.scored_at is not None
     assert len(row.signature) == 128 * 4
-    assert row.submitter_hash == hashlib.sha256(b"U-77").hexdigest()
+    assert row.submitter_hash == SubmitterKeyer.from_settings(api.settings)("U-77")  # keyed, not SHA-256
+    assert row.submitter_hash != hashlib.sha256(b"U-77").hexdigest()
     assert row.scores["sector"] == r.json()["sector"]
     spans = row.scores["credibility"]["signals"]
     assert spans and all("text" not in s and s["end"] > s["start"] for s in spans)

@@ -26,9 +26,9 @@ def new_index() -> DuplicateIndex:
 
 def near_duplicate_indicator(count: int, same_submitter: bool) -> dict:
     """The malicious-head indicator of a mass-copied letter. Same keys as a rule span, but it points at no
-    text (text "", start = end = -1, source "batch"); `count` earlier near-copies were seen and
+    text (text "", start = end = -1, source "duplicates"); `count` earlier near-copies were seen and
     `same_submitter` says whether one of them came from the same submitter."""
-    return {"type": "near_duplicate", "text": "", "start": -1, "end": -1, "source": "batch",
+    return {"type": "near_duplicate", "text": "", "start": -1, "end": -1, "source": "duplicates",
             "count": count, "same_submitter": same_submitter}
 
 

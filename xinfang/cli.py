@@ -197,6 +197,9 @@ def classify_cmd(
     ray_address: Annotated[str, typer.Option(help="existing Ray cluster; default a local Ray")] = "",
     concurrency: Annotated[int | None, typer.Option(help="Engine actors on Ray")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="discard the output of an earlier run")] = False,
+    unmasked_spans: Annotated[bool | None, typer.Option(
+        "--unmasked-spans/--masked-spans", help="write personal data (ID and phone numbers, names) in evidence "
+        "span texts as is; default masked (setting batch_unmasked_spans)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log counts and timings")] = False,
 ) -> None:
@@ -224,7 +227,7 @@ def classify_cmd(
             columns=Columns(id_column, text_column, submitter_column or None), model=model,
             precision=precision, threads=threads, batch_size=batch_size, engine=engine,
             ray_address=ray_address or None,
-            concurrency=concurrency, restart=restart, progress=progress)
+            concurrency=concurrency, restart=restart, progress=progress, unmasked_spans=unmasked_spans)
         run_classify(opts, console=console)
     except XinfangError as exc:
         raise _fail(exc) from None

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # --- `xinfang classify`: the batch job (also uses max_text_chars and duplicate_threshold) ---
     batch_size: int = Field(default=64, ge=1, description="letters `classify` scores and fsyncs per chunk")
     batch_max_id_chars: int = Field(default=128, ge=1, description="longest letter id `classify` accepts")
+    batch_unmasked_spans: bool = Field(default=False, description="`classify` writes personal data (ID and "
+                                       "phone numbers, names...) in evidence span texts as is, not masked")
     ray_address: str | None = Field(default=None, description="Ray cluster for `classify --engine ray`; "
                                     "default: start a local Ray")
     ray_concurrency: int = Field(default=2, ge=1, description="Engine actors for `classify --engine ray`")

@@ -22,6 +22,7 @@ from xinfang.batch.reader import Columns, Limits, count_rows, detect_format, rea
 from xinfang.batch.records import Letter, Reason, Rejected
 from xinfang.batch.resume import ResumeError, encode_sig, load_errors, load_output, load_signatures
 from xinfang.batch.scoring import Chunk, Failed, LocalScorer, Outcome
+from xinfang.batch.spans import mask_span_texts
 from xinfang.batch.summary import Summary, render
 from xinfang.batch.writer import LineFile, ResultCodec, error_line, output_format, sig_line
 from xinfang.config import Settings, get_settings
@@ -56,6 +57,7 @@ class ClassifyOptions:
     ray_ship_model: bool | None = None
     restart: bool = False
     progress: bool = True
+    unmasked_spans: bool | None = None  # personal data in evidence span texts as is (settings default: masked)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def run_classify(opts: ClassifyOptions, settings: Settings | None = None,
     t0 = time.perf_counter()
     fmt_in, codec, files, folder = _check(opts, settings)
     limits = Limits(settings.max_text_chars, settings.batch_max_id_chars)
+    unmasked = settings.batch_unmasked_spans if opts.unmasked_spans is None else opts.unmasked_spans
     if opts.restart:
         for p in (files.output, files.errors, files.sigs, files.summary):
             p.unlink(missing_ok=True)
@@ -170,7 +173,7 @@ def run_classify(opts: ClassifyOptions, settings: Settings | None = None,
                         errs.append(error_line(r.to_dict()))
                         summary.add_error(r.reason.value, now=True)
                     for letter, outcome in zip(chunk.letters, outcomes, strict=True):
-                        errs += _place(letter, outcome, dups, codec, summary, sigs, outs)
+                        errs += _place(letter, outcome, dups, codec, summary, sigs, outs, unmasked)
                     # signatures first: a result whose signature is missing costs a re-read on resume
                     for f, lines in ((sig_file, sigs), (out_file, outs), (err_file, errs)):
                         f.write(lines)
@@ -188,6 +191,7 @@ def run_classify(opts: ClassifyOptions, settings: Settings | None = None,
     model = {"name": folder.name, "version": folder.version, "precision": opts.precision}
     report = summary.report(dups, seconds, input=str(opts.input), output=str(files.output),
                             errors_file=str(files.errors), engine=opts.engine, model=model,
+                            span_texts="unmasked" if unmasked else "masked",
                             resumed=bool(state.done or error_lines), setup_seconds=round(t_run - t0, 2))
     _write_atomic(files.summary, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     log.info("done: %d results, %d errors in %.1f s", report["letters"]["results"],
@@ -258,14 +262,17 @@ def _scorer(opts: ClassifyOptions, settings: Settings, folder: ModelFolder, dups
 
 
 def _place(letter: Letter, outcome: Outcome, dups: RunDuplicates, codec: ResultCodec, summary: Summary,
-           sigs: list[str], outs: list[str]) -> list[str]:
-    """Annotate and encode one outcome into sigs/outs; returns its error line, if it failed."""
+           sigs: list[str], outs: list[str], unmasked: bool = False) -> list[str]:
+    """Annotate, mask (unless `unmasked`) and encode one outcome into sigs/outs; returns its error line, if
+    it failed."""
     if isinstance(outcome, Failed):
         rec = Rejected(letter.line, Reason.scoring_failed, f"the model raised {outcome.error}", letter.id)
         summary.add_error(rec.reason.value, now=True)
         return [error_line(rec.to_dict())]
     key = dups.key(letter.submitter)
     dups.annotate(outcome.result, outcome.sig, key)
+    if not unmasked:
+        mask_span_texts(outcome.result, letter.text)
     sigs.append(sig_line(letter.id, key, encode_sig(outcome.sig)))
     outs.append(codec.encode(outcome.result))
     summary.add_result(outcome.result, now=True)

@@ -1,10 +1,12 @@
-"""Lazy reading of JSONL and CSV letter files, one line decoded at a time, into letters and rejections."""
+"""Lazy reading of JSONL and CSV letter files, one line decoded at a time, into letters and rejections;
+a malformed CSV record is an error row for its first line and reading resumes on the line after it."""
 
 from __future__ import annotations
 
 import csv
 import json
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,11 @@ class Columns:
 class Limits:
     max_chars: int = 20_000
     max_id_chars: int = 128
+
+    @property
+    def max_record_lines(self) -> int:
+        """Lines one CSV record may span: only its text may break lines, and each break is a character."""
+        return self.max_chars + 1
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
@@ -164,15 +171,82 @@ def _decoded_lines(path: Path) -> Iterator[str]:
             yield raw.decode("utf-8", errors="surrogateescape")
 
 
+class _Lookahead:
+    """Numbered physical lines (from 1) held from the start of the record being read, so that a record
+    which turns out malformed can be read again from the line after its start."""
+
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
+        self._held: deque[str] = deque()
+        self._first = 1  # the number of _held[0]
+
+    def line(self, n: int) -> str | None:
+        """Line n (not yet released), or None past the end of the file."""
+        while n >= self._first + len(self._held):
+            nxt = next(self._lines, None)
+            if nxt is None:
+                return None
+            self._held.append(nxt)
+        return self._held[n - self._first]
+
+    def release(self, n: int) -> None:
+        """Forget the lines before n."""
+        while self._first < n and self._held:
+            self._held.popleft()
+            self._first += 1
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One CSV record read from line `start` to line `end`; fields None when it does not parse."""
+
+    start: int
+    end: int
+    fields: list[str] | None
+    problem: str = ""
+
+
+def _record_at(lines: _Lookahead, start: int, max_lines: int) -> _Record | None:
+    """The record that starts on line `start` (None at the end of the file). Quoting is strict: a quote
+    left open to the end of the file or past max_lines, or text after a closing quote, make the record
+    malformed rather than let it swallow the rows that follow."""
+    used, cut = 0, False
+
+    def feed() -> Iterator[str]:
+        nonlocal used, cut
+        while (text := lines.line(start + used)) is not None:
+            if used == max_lines:
+                cut = True
+                return
+            used += 1
+            yield text
+
+    reader = csv.reader(feed(), strict=True)
+    try:
+        fields = next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        end = start + used - 1
+        if cut:
+            problem = f"a quoted field opened here is not closed within {max_lines} lines"
+        elif lines.line(end + 1) is None and "end of data" in str(exc):
+            problem = "a quoted field opened here is never closed (the file ends inside it)"
+        else:
+            problem = f"CSV parse error on line {end}: {exc}"
+        return _Record(start, end, None, problem)
+    return _Record(start, start + used - 1, fields)
+
+
 def _read_csv(path: Path, columns: Columns, limits: Limits) -> Iterator[Letter | Rejected]:
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
-    reader = csv.reader(_decoded_lines(path))
-    try:
-        header = next(reader)
-    except StopIteration:
+    lines = _Lookahead(_decoded_lines(path))
+    head = _record_at(lines, 1, limits.max_record_lines)
+    if head is None:
         return
-    except csv.Error as exc:
-        raise InputFileError(path, f"unreadable CSV header: {exc}", line=1) from None
+    if head.fields is None:
+        raise InputFileError(path, f"unreadable CSV header: {head.problem}", line=1)
+    header = head.fields
     if any(_SURROGATE.search(h) for h in header):
         raise InputFileError(path, "the CSV header is not valid UTF-8", line=1)
     header = [h.strip() for h in header]
@@ -182,28 +256,29 @@ def _read_csv(path: Path, columns: Columns, limits: Limits) -> Iterator[Letter |
                                  line=1)
     id_at, text_at = header.index(columns.id), header.index(columns.text)
     sub_at = header.index(columns.submitter) if columns.submitter and columns.submitter in header else None
-    rows = iter(reader)
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(rows)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Rejected(start, Reason.malformed_row, f"CSV parse error: {exc}")
+    start = head.end + 1
+    while (rec := _record_at(lines, start, limits.max_record_lines)) is not None:
+        if rec.fields is None:  # an error row for its first line (no id: the line may be a letter's text);
+            # the next line may start a good record
+            start = rec.start + 1
+            lines.release(start)
+            yield Rejected(rec.start, Reason.malformed_row, rec.problem)
             continue
+        start = rec.end + 1
+        lines.release(start)
+        row = rec.fields
         if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
             continue
         if len(row) != len(header):
-            span = f" (lines {start}-{reader.line_num})" if reader.line_num > start else ""
-            yield Rejected(start, Reason.malformed_row,
+            span = f" (lines {rec.start}-{rec.end})" if rec.end > rec.start else ""
+            yield Rejected(rec.start, Reason.malformed_row,
                            f"{len(row)} fields, the header has {len(header)}{span}")
             continue
         raw_id = row[id_at]
         if _SURROGATE.search(row[text_at]) or _SURROGATE.search(raw_id):
             letter_id, reason, _ = _check_id(raw_id, limits)
-            yield Rejected(start, Reason.invalid_encoding, "the row is not valid UTF-8",
+            yield Rejected(rec.start, Reason.invalid_encoding, "the row is not valid UTF-8",
                            letter_id if reason is None else None)
             continue
-        yield _make(start, raw_id if raw_id.strip() else None, row[text_at],
+        yield _make(rec.start, raw_id if raw_id.strip() else None, row[text_at],
                     row[sub_at] if sub_at is not None else None, True, limits)

@@ -96,6 +96,9 @@ def render(report: dict, console: Console) -> None:
                   f"[red]{letters['errors']:,} errors[/]. This run: {run['scored']:,} scored, "
                   f"{run['errors']:,} errors, {run['skipped_already_done']:,} already done, "
                   f"{run['seconds']:,} s{rate}.")
+    if report.get("span_texts") == "unmasked":
+        console.print("[bold yellow]span texts unmasked[/]: the output quotes personal data (ID and phone "
+                      "numbers, names) in evidence spans as written (--unmasked-spans)")
     for head, counts in report["heads"].items():
         table = _table(head, "class", "letters")
         for cls, n in counts.items():

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from xinfang.errors import XinfangError
+from xinfang.precision import Precision
 
 app = typer.Typer(help="xinfang: triage of complaint and report letters (信访举报).", no_args_is_help=True)
 model_app = typer.Typer(help="Base encoders and trained models.", no_args_is_help=True)
@@ -65,7 +66,10 @@ def train_cmd(
     from training.pipeline import train_and_export
     from xinfang.config import get_settings
 
-    settings = get_settings()
+    try:
+        settings = get_settings().with_overrides(default_base=base or None)
+    except XinfangError as exc:
+        raise _fail(exc) from None
     current = settings.models_dir / "current"
     if if_missing and (current / "model.onnx").exists():
         console.print(f"model present: {current.resolve()} (skipping training)")
@@ -73,12 +77,13 @@ def train_cmd(
     try:
         out = train_and_export(
             profile=profile,
-            base=base or settings.default_base,
+            base=settings.default_base,
             schema_path=schema,
             extra_data=list(extra_data or []),
             name=name,
             version=version or None,
             set_current=set_current,
+            settings=settings,
             console=console,
         )
     except XinfangError as exc:
@@ -91,7 +96,8 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on; default from settings (127.0.0.1)")] = "",
     port: Annotated[int | None, typer.Option(help="port; default from settings (8000)")] = None,
     model: Annotated[str, typer.Option(help="'current', name/version or a model folder")] = "",
-    precision: Annotated[str, typer.Option(help="auto (default: int8 if it passed parity), int8 or fp32")] = "",
+    precision: Annotated[Precision | None, typer.Option(help="auto: int8 if it passed parity; default from settings")
+                         ] = None,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="accept requests without an API key (local use)")] = False,
     store_text: Annotated[bool, typer.Option("--store-text", help="also store letter texts")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
@@ -100,17 +106,10 @@ def serve_cmd(
     from serving.server import serve
     from xinfang.config import get_settings
 
-    settings = get_settings()
-    update: dict = {k: v for k, v in {"serve_host": host, "serve_port": port, "serve_model": model,
-                                      "serve_precision": precision}.items() if v}
-    if no_auth:
-        update["auth_enabled"] = False
-    if store_text:
-        update["store_text"] = True
-    settings = settings.model_copy(update=update)
-    if settings.serve_precision not in {"auto", "int8", "fp32"}:
-        raise _fail(ValueError("--precision is auto, int8 or fp32"))
     try:
+        settings = get_settings().with_overrides(
+            serve_host=host or None, serve_port=port, serve_model=model or None, serve_precision=precision,
+            auth_enabled=False if no_auth else None, store_text=True if store_text else None)
         serve(settings, log_level=log_level)
     except XinfangError as exc:
         raise _fail(exc) from None

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from xinfang.errors import XinfangError
+from xinfang.precision import Precision
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,8 +38,8 @@ class Settings(BaseSettings):
     serve_host: str = Field(default="127.0.0.1", description="address the API listens on")
     serve_port: int = Field(default=8000, ge=1, le=65535, description="port the API listens on")
     serve_model: str = Field(default="current", description="model the API serves ('current', name/version, path)")
-    serve_precision: str = Field(default="auto", pattern="^(auto|int8|fp32)$",
-                                 description="ONNX graph the API serves; auto = int8 if it passed parity")
+    serve_precision: Precision = Field(default=Precision.auto,
+                                       description="ONNX graph the API serves; auto = int8 if it passed parity")
     auth_enabled: bool = Field(default=True, description="require an API key; turn off only for local use")
     api_keys_file: Path | None = Field(default=None,
                                        description="SHA-256 hashes of API keys with labels; default state_dir/api_keys")
@@ -66,6 +70,19 @@ class Settings(BaseSettings):
     ray_concurrency: int = Field(default=2, ge=1, description="Engine actors for `classify --engine ray`")
     ray_num_cpus: int = Field(default=2, ge=1, description="CPUs of the local Ray `classify` starts")
     ray_window: int = Field(default=2048, ge=1, description="letters per Ray Data dataset (one actor pool each)")
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A validated copy with the given settings changed (None leaves one as it is): how every command
+        applies its flags, so that a flag is checked exactly as the XINFANG_* variable of the same setting."""
+        given = {k: v for k, v in values.items() if v is not None}
+        unknown = sorted(set(given) - set(type(self).model_fields))
+        if unknown:
+            raise ValueError(f"no such settings: {unknown}")
+        try:
+            return type(self).model_validate({**self.model_dump(), **given})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise XinfangError(f"setting {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
     @property
     def api_keys_path(self) -> Path:

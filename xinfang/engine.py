@@ -12,6 +12,7 @@ import onnxruntime as ort
 
 from xinfang.heads import aggregate_windows, confidence, decisions, probabilities
 from xinfang.model_folder import ModelFolder
+from xinfang.precision import Precision
 from xinfang.schema import Head, HeadKind
 from xinfang.text import LetterTokenizer, normalise
 from xinfang.windows_run import run_length_sorted
@@ -28,8 +29,8 @@ class LetterIn:
 class Engine:
     """Scores letters with a trained model folder; thread-safe for concurrent `score` calls."""
 
-    def __init__(self, folder: ModelFolder | str | Path, precision: str = "auto", threads: int = 0,
-                 max_batch: int = 32, batch_tokens: int = 8192, with_signals: bool = True):
+    def __init__(self, folder: ModelFolder | str | Path, precision: str | Precision = Precision.auto,
+                 threads: int = 0, max_batch: int = 32, batch_tokens: int = 8192, with_signals: bool = True):
         self.folder = folder if isinstance(folder, ModelFolder) else ModelFolder(Path(folder))
         self.folder.check()
         self.schema = self.folder.schema

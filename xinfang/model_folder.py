@@ -8,10 +8,10 @@ from functools import cached_property
 from pathlib import Path
 
 from xinfang.errors import XinfangError
+from xinfang.precision import Precision, parse_precision
 from xinfang.schema import Schema, load_schema
 
 REQUIRED = ("model.onnx", "tokenizer.json", "schema.yaml", "calibration.json", "inference.json")
-PRECISIONS = ("auto", "int8", "fp32")
 MIN_INT8_AGREEMENT = 0.98  # int8 label agreement with fp32 (every head, dev letters) needed to serve int8
 
 
@@ -66,21 +66,18 @@ class ModelFolder:
     def version(self) -> str:
         return str(self.card.get("version") or self.path.name)
 
-    def resolve_precision(self, requested: str = "auto") -> str:
+    def resolve_precision(self, requested: str | Precision = Precision.auto) -> str:
         """'auto' is int8 when the int8 graph passed its parity check at export (label agreement with fp32
         of at least MIN_INT8_AGREEMENT on every head), else fp32; 'int8' and 'fp32' are taken as asked."""
-        if requested not in PRECISIONS:
-            raise ValueError(f"precision is one of {', '.join(PRECISIONS)}")
-        if requested != "auto":
-            return requested
+        if (precision := parse_precision(requested)) is not Precision.auto:
+            return precision.value
         agreement = self.card.get("export", {}).get("int8_min_agreement")
         ok = (self.path / "model.int8.onnx").is_file() and (agreement is None or agreement >= MIN_INT8_AGREEMENT)
-        return "int8" if ok else "fp32"
+        return (Precision.int8 if ok else Precision.fp32).value
 
-    def onnx_path(self, precision: str = "int8") -> Path:
-        if precision not in {"int8", "fp32"}:
-            raise ValueError("precision is 'int8' or 'fp32'")
-        p = self.path / ("model.int8.onnx" if precision == "int8" else "model.onnx")
+    def onnx_path(self, precision: str | Precision = Precision.int8) -> Path:
+        graph = parse_precision(precision, graphs_only=True)
+        p = self.path / ("model.int8.onnx" if graph is Precision.int8 else "model.onnx")
         if not p.is_file():
             raise ModelNotFound(f"{p} not found")
         return p

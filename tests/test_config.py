@@ -89,3 +89,24 @@ def test_train_flags_become_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert done.exit_code == 0, done.output
     assert seen[0]["base"] == "my-base" and seen[0]["settings"].default_base == "my-base"
     assert seen[0]["settings"].models_dir == tmp_path / "models"
+
+
+def test_classify_flags_become_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import xinfang.batch.job
+    from xinfang.cli import app
+
+    _cli_settings(monkeypatch, tmp_path)
+    seen: list[tuple] = []
+    monkeypatch.setattr(xinfang.batch.job, "run_classify",
+                        lambda opts, settings, console: seen.append((opts, settings)) or {})
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "x"}\n', encoding="utf-8")
+    runner = CliRunner()
+    done = runner.invoke(app, ["classify", str(src), "--threads", "2", "--batch-size", "5", "--concurrency", "3",
+                               "--unmasked-spans", "--precision", "fp32"])
+    assert done.exit_code == 0, done.output
+    opts, s = seen[0]
+    assert (s.threads, s.batch_size, s.ray_concurrency, s.batch_unmasked_spans) == (2, 5, 3, True)
+    assert opts.precision is Precision.fp32 and s.models_dir == tmp_path / "models"
+    done = runner.invoke(app, ["classify", str(src), "--batch-size", "0"])  # checked, not silently the default
+    assert done.exit_code == 2 and "batch_size" in done.output and len(seen) == 1

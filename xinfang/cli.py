@@ -189,7 +189,7 @@ def classify_cmd(
     submitter_column: Annotated[str, typer.Option(help="field holding a submitter id ('' for none)")
                                 ] = "submitter",
     model: Annotated[str, typer.Option(help="'current', name/version or a model folder")] = "current",
-    precision: Annotated[str, typer.Option(help="auto (int8 if it passed parity), int8 or fp32")] = "auto",
+    precision: Annotated[Precision, typer.Option(help="auto: int8 if it passed parity")] = Precision.auto,
     threads: Annotated[int | None, typer.Option(help="inference threads (per actor on Ray)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="letters per chunk (one fsync each)")] = None,
     engine: Annotated[str, typer.Option(help="local, or ray (Ray Data)")] = "local",
@@ -210,24 +210,23 @@ def classify_cmd(
 
     if verbose:
         log_to_stderr()
-    if precision not in {"auto", "int8", "fp32"}:
-        raise _fail(ValueError("--precision is auto, int8 or fp32"))
     try:
+        settings = get_settings().with_overrides(
+            threads=threads, batch_size=batch_size, ray_address=ray_address or None, ray_concurrency=concurrency,
+            batch_unmasked_spans=unmasked_spans)
         if sample == (input_path is not None):
             raise XinfangError("give either INPUT or --sample")
         if sample:
             from training.sample_backlog import sample_input
 
-            input_path, about = sample_input(get_settings(), output)
+            input_path, about = sample_input(settings, output)
             console.print(f"sample backlog: {input_path} ({about})")
         opts = ClassifyOptions(
             input=input_path, output=output, errors=errors, input_format=input_format or None,
             output_format=output_format or None,
             columns=Columns(id_column, text_column, submitter_column or None), model=model,
-            precision=precision, threads=threads, batch_size=batch_size, engine=engine,
-            ray_address=ray_address or None,
-            concurrency=concurrency, restart=restart, progress=progress, unmasked_spans=unmasked_spans)
-        run_classify(opts, console=console)
+            precision=precision, engine=engine, restart=restart, progress=progress)
+        run_classify(opts, settings=settings, console=console)
     except XinfangError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:

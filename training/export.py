@@ -28,7 +28,7 @@ from onnxruntime.quantization import (
 
 from training.model import MultiHeadModel, OnnxWrapper
 from training.trainer import torch_window_logits
-from xinfang.windows_run import run_length_sorted
+from xinfang.window_batches import run_length_sorted
 
 log = logging.getLogger(__name__)
 OPSET = 17

@@ -27,7 +27,7 @@ from training.model import MultiHeadModel, label_key, mask_key
 from training.profiles import Profile
 from xinfang.heads import aggregate_windows
 from xinfang.schema import HeadKind, Schema
-from xinfang.windows_run import pad_windows, run_length_sorted
+from xinfang.window_batches import pad_windows, run_length_sorted
 
 
 class WindowCollator:

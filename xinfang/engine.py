@@ -15,7 +15,7 @@ from xinfang.model_folder import ModelFolder
 from xinfang.precision import Precision
 from xinfang.schema import Head, HeadKind
 from xinfang.text import LetterTokenizer, normalise
-from xinfang.windows_run import run_length_sorted
+from xinfang.window_batches import run_length_sorted
 
 
 @dataclass(frozen=True)

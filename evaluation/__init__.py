@@ -1,1 +1,1 @@
-"""Evaluation: metrics, baselines and confusion reports for evaluators."""
+"""Evaluation for evaluators: reports, TF-IDF baselines, cross-validation, the review loop (numpy metrics: xinfang.metrics)."""

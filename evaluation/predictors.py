@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from xinfang.model_folder import ModelFolder, ModelNotFound
+from xinfang.precision import Precision
 from xinfang.schema import Head, Schema
 
 
@@ -44,7 +45,7 @@ class ModelPredictor:
         return self.schema.by_name.get(name)
 
 
-def load_model(folder: ModelFolder, precision: str, role: str, threads: int = 0) -> ModelPredictor | None:
+def load_model(folder: ModelFolder, precision: Precision, role: str, threads: int = 0) -> ModelPredictor | None:
     """The folder at a precision, or None when that graph is missing."""
     from xinfang.engine import Engine
 

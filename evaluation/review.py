@@ -67,11 +67,11 @@ def export_review(
     from xinfang.heads import confidence, decisions, target_matrix
     from xinfang.labels import read_labelled
     from xinfang.pii import mask_pii
+    from xinfang.precision import Precision
 
     schema = folder.schema
     letters = read_labelled(data, schema)
-    precision = "int8" if (folder.path / "model.int8.onnx").is_file() else "fp32"
-    engine = Engine(folder, precision=precision, threads=threads, with_signals=False)
+    engine = Engine(folder, precision=Precision.auto, threads=threads, with_signals=False)  # as served
     probs = engine.probabilities([x.text for x in letters]) if letters else {}
     reasons: list[list[str]] = [[] for _ in letters]
     counts: dict[str, int] = {}

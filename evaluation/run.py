@@ -17,6 +17,7 @@ from xinfang.config import Settings, get_settings
 from xinfang.errors import XinfangError
 from xinfang.labels import LabelledLetter
 from xinfang.model_folder import ModelFolder
+from xinfang.precision import Precision
 
 
 @dataclass
@@ -122,8 +123,8 @@ def run_evaluation(
         )
     sets = ordered(sets)
 
-    model = load_model(folder, "int8", "model", settings.threads)
-    fp32 = load_model(folder, "fp32", "fp32", settings.threads) if cfg.with_fp32 else None
+    model = load_model(folder, Precision.int8, "model", settings.threads)
+    fp32 = load_model(folder, Precision.fp32, "fp32", settings.threads) if cfg.with_fp32 else None
     if model is None:
         model, fp32 = fp32, None
         model.role = "model"
@@ -136,8 +137,8 @@ def run_evaluation(
     against_info = None
     if cfg.against:
         other = ModelFolder.resolve(Path(settings.models_dir), cfg.against)
-        predictors["against"] = load_model(other, "int8", "against", settings.threads) or load_model(
-            other, "fp32", "against", settings.threads
+        predictors["against"] = load_model(other, Precision.int8, "against", settings.threads) or load_model(
+            other, Precision.fp32, "against", settings.threads
         )
         against_info = {
             **_model_info(other),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from training.data import build_corpus, letters_to_dataset, load_cold, to_windows
+from training.data import build_corpus, letters_to_dataset, to_windows
 from training.profiles import get_profile
 from xinfang.config import Settings
 from xinfang.schema import load_schema
+from xinfang.sources import load_cold
 from xinfang.text import LetterTokenizer
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -27,10 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 log = logging.getLogger("serving.store")
+MIN_FREE_BYTES = 16 * 1024 * 1024  # below this much free disk space an SQLite store is not ready
 
 
 class Base(DeclarativeBase):
@@ -90,9 +92,10 @@ class SqliteFile:
     silently recreated) and checked around each commit: a file deleted or replaced since the store opened
     it means committed rows went nowhere."""
 
-    def __init__(self, database: str, busy_timeout_s: float):
+    def __init__(self, database: str, busy_timeout_s: float, min_free_bytes: int = MIN_FREE_BYTES):
         self.path = Path(database).expanduser().resolve()
         self.busy_timeout_s = busy_timeout_s
+        self.min_free_bytes = min_free_bytes
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             sqlite3.connect(self.path).close()  # the one place the file is created
@@ -116,6 +119,15 @@ class SqliteFile:
         if self._identity() != self.identity:
             raise StoreUnavailable(f"the results store {self.path} was deleted or replaced while serving; "
                                    "restart the service to open it again")
+
+
+    def check_space(self) -> None:
+        """Raise StoreUnavailable when the file system is nearly full: a small write (the heartbeat) can
+        still reuse space a real letter's rows cannot."""
+        st = os.statvfs(self.path.parent)
+        free = st.f_bavail * st.f_frsize
+        if free < self.min_free_bytes:
+            raise StoreUnavailable(f"only {free // 1024} KiB free for the results store {self.path}")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -150,8 +162,8 @@ class ResultsStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             Base.metadata.create_all(self.engine)
-            with Session(self.engine) as session, session.begin():
-                if session.get(Heartbeat, 1) is None:
+            with contextlib.suppress(IntegrityError), Session(self.engine) as session, session.begin():
+                if session.get(Heartbeat, 1) is None:  # another process may add it first
                     session.add(Heartbeat(id=1, beat_at=utcnow()))
         except SQLAlchemyError as exc:
             self.engine.dispose()
@@ -206,6 +218,8 @@ class ResultsStore:
         check the file; None when that worked, else a log-safe reason."""
         try:
             self._check_file()
+            if self.file is not None:
+                self.file.check_space()
             with self.engine.connect() as conn:
                 self._busy_timeout(conn, self.probe_timeout_s)
                 try:

@@ -114,3 +114,21 @@ def test_replaced_file_and_missing_file_are_errors(tmp_path: Path):
         store.add_many([row("x3")])
     assert not path.exists()
     assert ResultsStore(f"sqlite:///{path}").count() == 0  # opening a store creates its file
+
+
+def test_full_disk_fails_letters_and_readiness(tmp_path: Path):
+    """A full database refuses letters (503 upstream); a nearly full disk makes the store not ready even
+    though the small heartbeat write could still reuse space."""
+    store = ResultsStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    assert store.file is not None and store.ping()
+    store.file.min_free_bytes = 1 << 62  # no disk has this much free
+    assert store.ping() is False and "free for the results store" in (store.probe() or "")
+    store.file.min_free_bytes = 0
+    with store.engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    event.listen(store.engine, "connect", lambda conn, _rec: conn.execute(f"PRAGMA max_page_count = {pages}"))
+    store.engine.dispose()
+    with pytest.raises(StoreUnavailable, match="SQLITE_FULL"):
+        store.add_many([row(f"f{i}", text="x" * 4000) for i in range(50)])
+    assert store.count() == 0
+    store.close()

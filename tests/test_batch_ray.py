@@ -38,7 +38,7 @@ def test_ray_engine_matches_local_and_resumes(tiny_model_dir: Path, tmp_path: Pa
     rows = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _rows(44))
     src.write_text(rows + "{oops\n", encoding="utf-8")
     settings = Settings(models_dir=tiny_model_dir.parent.parent, cache_dir=tmp_path / "cache", batch_size=8,
-                        ray_window=24, ray_concurrency=2, ray_num_cpus=2)
+                        ray_window=24, ray_concurrency=2, ray_num_cpus=2, state_dir=tmp_path / "state")
 
     def classify(out: Path, engine: str) -> dict:
         opts = ClassifyOptions(input=src, output=out, model="tiny/v0", precision="fp32", engine=engine,

@@ -221,3 +221,22 @@ def test_evaluate_default_sets_run_without_torch(tiny_model_dir: Path, tmp_path:
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert (out / "report.html").is_file() and (out / "metrics.json").is_file()
+
+
+def test_serve_scores_a_letter_without_torch(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The API app as `xinfang serve` builds it (model loaded from settings) scores with torch unimportable."""
+    pytest.importorskip("fastapi")
+    code = BLOCK_TORCH.format(blocked=set(TORCH)) + (
+        "from fastapi.testclient import TestClient\n"
+        "from serving.app import create_app\n"
+        "from xinfang.config import Settings\n"
+        f"settings = Settings(state_dir={str(tmp_path)!r}, models_dir={str(tmp_path / 'models')!r},\n"
+        f"                    serve_model={str(tiny_model_dir)!r}, auth_enabled=False, threads=1)\n"
+        "with TestClient(create_app(settings)) as client:\n"
+        "    r = client.post('/v1/letters:score', json={'id': 'a', 'text': '某局长收受红包五万元，请调查。'})\n"
+        "    assert r.status_code == 200, r.text\n"
+        f"print(sorted(m for m in {TORCH!r} if m in sys.modules))\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

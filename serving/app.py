@@ -11,11 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from serving.auth import KeyGate
 from serving.batcher import MicroBatcher
 from serving.errors import install_error_handlers
 from serving.keys import KeyRing
 from serving.limits import BodyGuard
 from serving.logs import attach_redaction
+from serving.openapi import with_limits
 from serving.routes import ops, v1
 from serving.scoring import Scorer, Scores, Submission, load_index
 from serving.state import AppState
@@ -26,6 +28,7 @@ from xinfang.engine import Engine, LetterIn
 from xinfang.model_folder import ModelFolder
 from xinfang.near_duplicates import new_index
 from xinfang.submitters import SubmitterKeyer
+from xinfang.text import LetterTokenizer
 
 log = logging.getLogger("serving.app")
 _WARM_UP = LetterIn("warm-up", "我要反映某街道办副主任的问题，2019年3月他收受红包5万元。")
@@ -70,14 +73,18 @@ def _build_state(settings: Settings, engine: Scores | None, folder: ModelFolder 
     scorer = Scorer(engine, store, index, model_ref, settings.duplicate_threshold, settings.store_text,
                     keyer=SubmitterKeyer.from_settings(settings))
     batcher: MicroBatcher[Submission, dict[str, Any]] = MicroBatcher(
-        scorer, settings.microbatch_size, settings.microbatch_wait_ms, settings.queue_size)
+        scorer, settings.microbatch_size, settings.microbatch_wait_ms, settings.queue_size,
+        max_cost=settings.max_tokens_per_request)
+    tokenizer = getattr(engine, "tokenizer", None)
+    if not isinstance(tokenizer, LetterTokenizer):  # a stand-in engine: the folder's tokenizer counts the same
+        tokenizer = LetterTokenizer.from_file(folder.path / "tokenizer.json")
     log.info("ready: model %s/%s (%s) in %.1fs; store %s with %d letters indexed in %.1fs; warm-up %.1fs",
              model_ref["name"], model_ref["version"], model_ref["precision"], t_model - t, store.url, loaded,
              t_index - t_model, time.perf_counter() - t_index)
     if settings.queue_size < settings.max_batch_letters:
-        log.warning("queue_size %d < max_batch_letters %d: large batches will always get 503",
-                    settings.queue_size, settings.max_batch_letters)
-    return AppState(settings, engine, folder, model_ref, store, index, batcher, keyring)
+        log.warning("queue_size %d < max_batch_letters %d: batches of more than %d letters get 422 "
+                    "batch_exceeds_queue", settings.queue_size, settings.max_batch_letters, settings.queue_size)
+    return AppState(settings, engine, folder, model_ref, store, index, batcher, keyring, tokenizer)
 
 
 def create_app(settings: Settings | None = None, *, engine: Scores | None = None,
@@ -102,8 +109,10 @@ def create_app(settings: Settings | None = None, *, engine: Scores | None = None
 
     app = FastAPI(title="xinfang letter scoring API", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s)
+    app.add_middleware(KeyGate)  # added last, so it runs first: no body byte is read before the key is checked
     install_error_handlers(app)
     app.include_router(v1)
     app.include_router(ops)
+    app.openapi = with_limits(app, settings)  # type: ignore[method-assign]
     return app

@@ -1,34 +1,67 @@
-"""API-key authentication as a FastAPI dependency: `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
+"""API-key authentication from the request headers: `Authorization: Bearer KEY` or `X-API-Key: KEY`.
+
+`KeyGate` checks the key before any byte of the body is read; `require_api_key` is the same check as a
+FastAPI dependency, so the OpenAPI document declares the security schemes."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from serving.errors import ApiError
+from serving.errors import ApiError, error_response
+from serving.keys import KeyRing
 from serving.state import StateDep
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>` (`xinfang apikey create`)")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key in `X-API-Key`")
 
 
-async def require_api_key(
-    request: Request,
-    state: StateDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    header_key: Annotated[str | None, Depends(api_key_header)],
-) -> str:
-    """The label of the caller's key; 401 without a key, 403 with a wrong one ('anonymous' with auth off)."""
-    if state.keyring is None:
+def authenticate(keyring: KeyRing | None, headers: Headers) -> str:
+    """The label of the caller's key; ApiError 401 without a key, 403 with a wrong one ('anonymous' with auth off)."""
+    if keyring is None:
         return "anonymous"
-    key = credentials.credentials if credentials is not None else header_key
+    scheme, credentials = get_authorization_scheme_param(headers.get("authorization"))
+    key = credentials if scheme.lower() == "bearer" and credentials else headers.get("x-api-key")
     if not key:
         raise ApiError(401, "missing_api_key", "an API key is required: 'Authorization: Bearer <key>' or "
                        "'X-API-Key: <key>'", headers={"WWW-Authenticate": "Bearer"})
-    label = state.keyring.check(key)
+    label = keyring.check(key)
     if label is None:
         raise ApiError(403, "invalid_api_key", "the API key is not valid")
+    return label
+
+
+class KeyGate:
+    """ASGI middleware answering 401/403 for paths under `prefix` from the headers alone, so an
+    unauthenticated client never makes the server read (and hold) its body."""
+
+    def __init__(self, app: ASGIApp, prefix: str = "/v1/"):
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            state = getattr(scope["app"].state, "xinfang", None) if "app" in scope else None
+            if state is not None:  # while starting, the route answers 503 not_ready
+                try:
+                    scope.setdefault("state", {})["api_key_label"] = authenticate(state.keyring, Headers(scope=scope))
+                except ApiError as exc:
+                    await error_response(exc.status, exc.code, exc.message, exc.headers)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+async def require_api_key(
+    request: Request,
+    state: StateDep,
+    _bearer: Annotated[object, Depends(bearer)],
+    _header: Annotated[object, Depends(api_key_header)],
+) -> str:
+    """The label of the caller's key (KeyGate has already refused requests without a valid one)."""
+    label = authenticate(state.keyring, request.headers)
     request.state.api_key_label = label
     return label

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -15,27 +17,47 @@ log = logging.getLogger("serving.batcher")
 
 
 class QueueFull(Exception):
-    """The queue has no room for the submitted items; the client should retry later."""
+    """The queue has no room for the submitted items now; the client should retry later."""
+
+
+class TooManyItems(Exception):
+    """More items in one submission than the queue can ever hold: retrying cannot help."""
 
 
 class BatcherClosed(Exception):
     """The batcher is not running (not started yet, or shutting down)."""
 
 
+@dataclass(eq=False)
+class _Job(Generic[T, R]):
+    item: T
+    cost: int
+    future: asyncio.Future[R]
+
+
 class MicroBatcher(Generic[T, R]):
-    """Collects items in an asyncio queue for up to `max_wait_ms` or `max_batch` items, runs
-    `process(items) -> results` (same order) in one worker thread and hands each waiting caller
-    its result. `submit` raises QueueFull at once when the queue lacks room for all its items."""
+    """Runs `process(items) -> results` (same order) in one worker thread on micro-batches of queued items
+    and hands each waiting caller its results.
+
+    A micro-batch holds up to `max_batch` items and `max_cost` cost (tokens), except that a single item
+    always fits. It is filled round-robin, one item from each waiting submission in turn, so a request
+    of many or long letters does not hold up a short one behind it. `submit` raises QueueFull at once
+    when the queue lacks room for all its items. An item whose caller has gone (its `submit` was
+    cancelled) leaves the queue at once and is never processed. When a micro-batch fails, each of its
+    items is processed again alone, so one bad item fails only its own caller."""
 
     def __init__(self, process: Callable[[list[T]], list[R]], max_batch: int = 16, max_wait_ms: float = 2.0,
-                 queue_size: int = 256):
+                 queue_size: int = 256, max_cost: int | None = None):
         if max_batch < 1 or queue_size < 1:
             raise ValueError("max_batch and queue_size must be positive")
         self.process = process
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.queue_size = queue_size
-        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] | None = None
+        self.max_cost = max_cost
+        self._flows: deque[deque[_Job[T, R]]] = deque()  # one per waiting submission, in turn order
+        self._waiting = 0
+        self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self.batches = 0  # micro-batches run so far
@@ -46,10 +68,10 @@ class MicroBatcher(Generic[T, R]):
         return self._task is not None and not self._task.done()
 
     def qsize(self) -> int:
-        return self._queue.qsize() if self._queue is not None else 0
+        return self._waiting
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue(maxsize=self.queue_size)
+        self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinfang-score")
         self._task = asyncio.create_task(self._run(), name="xinfang-microbatcher")
 
@@ -60,79 +82,130 @@ class MicroBatcher(Generic[T, R]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._queue is not None:
-            while not self._queue.empty():
-                _fail([self._queue.get_nowait()], BatcherClosed("the server is shutting down"))
+        while self._flows:
+            _fail(self._flows.popleft(), BatcherClosed("the server is shutting down"))
+        self._waiting = 0
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
 
-    async def submit(self, items: Sequence[T]) -> list[R]:
-        """Queue all items (or none: QueueFull) and wait for their results, in order."""
-        if not self.running or self._queue is None:
+    async def submit(self, items: Sequence[T], costs: Sequence[int] | None = None) -> list[R]:
+        """Queue all items (or none: QueueFull, TooManyItems) and wait for their results, in order."""
+        if not self.running or self._wake is None:
             raise BatcherClosed("the scorer is not running")
-        if self._queue.maxsize - self._queue.qsize() < len(items):
-            raise QueueFull(f"{self._queue.qsize()} letters waiting; no room for {len(items)} more")
+        if len(items) > self.queue_size:
+            raise TooManyItems(f"{len(items)} items; the queue holds at most {self.queue_size}")
+        if self.queue_size - self._waiting < len(items):
+            raise QueueFull(f"{self._waiting} letters waiting; no room for {len(items)} more")
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[R]] = []
-        for item in items:  # no await between the room check and these puts: they cannot fail
-            fut: asyncio.Future[R] = loop.create_future()
-            self._queue.put_nowait((item, fut))
-            futures.append(fut)
-        results = await asyncio.gather(*futures, return_exceptions=True)  # every exception retrieved
+        flow: deque[_Job[T, R]] = deque(
+            _Job(item, max(1, int(cost)), loop.create_future())
+            for item, cost in zip(items, costs if costs is not None else [1] * len(items), strict=True))
+        futures = [job.future for job in flow]
+        self._flows.append(flow)
+        self._waiting += len(flow)
+        self._wake.set()
+        try:
+            results = await asyncio.gather(*futures, return_exceptions=True)  # every exception retrieved
+        except asyncio.CancelledError:  # the caller has gone: what is still queued leaves the queue
+            self._waiting -= len(flow)
+            flow.clear()
+            raise
         for r in results:
             if isinstance(r, BaseException):
                 raise r
         return results  # type: ignore[return-value]
 
-    async def _collect(self) -> list[tuple[T, asyncio.Future[R]]]:
-        assert self._queue is not None
-        batch = [await self._queue.get()]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_wait
-        try:
-            while len(batch) < self.max_batch:
-                if not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                    continue
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    async with asyncio.timeout(remaining):  # Queue.get is cancel-safe: no item is lost
-                        batch.append(await self._queue.get())
-                except TimeoutError:
-                    break
-        except asyncio.CancelledError:
-            _fail(batch, BatcherClosed("the server is shutting down"))
-            raise
+    def _take(self) -> list[_Job[T, R]]:
+        """The next micro-batch: one item from each submission in turn, within max_batch and max_cost."""
+        batch: list[_Job[T, R]] = []
+        cost = 0
+        while self._flows and len(batch) < self.max_batch:
+            flow = self._flows[0]
+            if not flow:
+                self._flows.popleft()
+                continue
+            job = flow[0]
+            if batch and self.max_cost is not None and cost + job.cost > self.max_cost:
+                break  # this submission goes first in the next micro-batch
+            flow.popleft()
+            self._waiting -= 1
+            if job.future.done():
+                continue
+            batch.append(job)
+            cost += job.cost
+            self._flows.rotate(-1)
         return batch
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+    async def _collect(self) -> list[_Job[T, R]]:
+        assert self._wake is not None
         while True:
-            batch = [(item, fut) for item, fut in await self._collect() if not fut.done()]  # skip abandoned
-            if not batch:
-                continue
+            while not self._waiting:
+                self._wake.clear()
+                await self._wake.wait()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.max_wait
+            while self._waiting < self.max_batch and (remaining := deadline - loop.time()) > 0:
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout(remaining):
+                        await self._wake.wait()
+                except TimeoutError:
+                    break
+            batch = self._take()
+            if batch:
+                return batch
+
+    async def _process(self, jobs: list[_Job[T, R]]) -> list[R]:
+        assert self._executor is not None
+        results = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.process, [job.item for job in jobs])
+        if len(results) != len(jobs):
+            raise RuntimeError(f"process returned {len(results)} results for {len(jobs)} items")
+        return results
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._collect()
             try:
-                results = await loop.run_in_executor(self._executor, self.process, [item for item, _ in batch])
-                if len(results) != len(batch):
-                    raise RuntimeError(f"process returned {len(results)} results for {len(batch)} items")
+                outcome = await self._outcomes(batch)
             except asyncio.CancelledError:
                 _fail(batch, BatcherClosed("the server is shutting down"))
                 raise
-            except Exception as exc:
-                log.error("micro-batch of %d failed: %s", len(batch), type(exc).__name__, exc_info=exc)
-                _fail(batch, exc)
-                continue
             self.batches += 1
             self.items += len(batch)
-            for (_, fut), result in zip(batch, results, strict=True):
-                if not fut.done():
-                    fut.set_result(result)
+            for job, result, error in outcome:
+                if job.future.done():
+                    continue
+                if error is not None:
+                    job.future.set_exception(error)
+                else:
+                    job.future.set_result(result)  # type: ignore[arg-type]
+
+    async def _outcomes(self, batch: list[_Job[T, R]]) -> list[tuple[_Job[T, R], R | None, Exception | None]]:
+        """(job, result, error) for each job: the micro-batch at once, or each job alone if that fails."""
+        try:
+            return [(job, result, None) for job, result in zip(batch, await self._process(batch), strict=True)]
+        except Exception as exc:
+            if len(batch) == 1:
+                log.error("an item failed: %s", type(exc).__name__, exc_info=exc)
+                return [(batch[0], None, exc)]
+            log.warning("micro-batch of %d failed (%s); processing each item alone", len(batch), type(exc).__name__)
+        outcome: list[tuple[_Job[T, R], R | None, Exception | None]] = []
+        for job in batch:
+            if job.future.done():  # its caller has gone
+                continue
+            try:
+                (result,) = await self._process([job])
+            except Exception as exc:
+                log.error("an item failed on its own: %s", type(exc).__name__, exc_info=exc)
+                outcome.append((job, None, exc))
+            else:
+                outcome.append((job, result, None))
+        return outcome
 
 
-def _fail(batch: Sequence[tuple[object, asyncio.Future]], exc: BaseException) -> None:
-    for _, fut in batch:
-        if not fut.done():
-            fut.set_exception(exc)
+def _fail(jobs: Sequence[_Job], exc: BaseException) -> None:
+    for job in jobs:
+        if not job.future.done():
+            job.future.set_exception(exc)

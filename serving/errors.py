@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -12,10 +13,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("serving.errors")
 
 # pydantic error types raised by our own validators that become the error code
-CUSTOM_CODES = frozenset({"empty_text"})
+CUSTOM_CODES = frozenset({"empty_text", "invalid_encoding"})
+_PYDANTIC_CODES = {"string_unicode": "invalid_encoding"}  # pydantic's own name for a lone surrogate
 _STATUS_CODES = {400: "bad_request", 401: "missing_api_key", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type",
-                 503: "unavailable"}
+                 405: "method_not_allowed", 408: "body_timeout", 413: "body_too_large",
+                 415: "unsupported_media_type", 503: "unavailable"}
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: a field name the client sent may hold a lone surrogate, which UTF-8 cannot encode."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 class ApiError(Exception):
@@ -31,7 +40,7 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     error: dict = {"code": code, "message": message}
     if details:
         error["details"] = details
-    return JSONResponse({"error": error}, status_code=status, headers=headers)
+    return AsciiJSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 def _loc(loc: tuple) -> str:
@@ -49,6 +58,8 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
         code = "invalid_json"
     elif first["type"] in CUSTOM_CODES:
         code = first["type"]
+    elif first["type"] in _PYDANTIC_CODES:
+        code = _PYDANTIC_CODES[first["type"]]
     else:
         code = "invalid_request"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

@@ -1,24 +1,38 @@
-"""ASGI middleware guarding request bodies of /v1: JSON content type (415) and size (413), on the bytes
-actually received, not only on Content-Length."""
+"""ASGI middleware guarding request bodies of /v1: JSON content type (415), size (413) on the bytes actually
+received, not only on Content-Length, and time to send them (408)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.datastructures import Headers
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.errors import error_response
 
-_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-
 
 class BodyGuard:
-    """Reads the whole body up front (at most max_body_bytes) and replays it to the app."""
+    """Reads the whole body up front (at most max_body_bytes, within body_timeout_s) and replays it to the app.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, prefix: str = "/v1/"):
-        self.app, self.max_body_bytes, self.prefix = app, max_body_bytes, prefix
+    Only requests that reach an endpoint taking this method are guarded: any other method gets the
+    router's 405 (with `Allow`) without its body being read."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 10.0, prefix: str = "/v1/"):
+        self.app, self.max_body_bytes, self.body_timeout_s, self.prefix = app, max_body_bytes, body_timeout_s, prefix
+
+    def _guarded(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
+            return False
+        if not scope["path"].startswith(self.prefix):
+            return False
+        routes = getattr(scope.get("app"), "routes", None)
+        if routes is None:  # mounted on its own (tests): guard every body
+            return True
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _WITH_BODY or not scope["path"].startswith(self.prefix):
+        if not self._guarded(scope):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -29,23 +43,20 @@ class BodyGuard:
             return
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await self._too_large(scope, receive, send)
+            await self._refuse(413, f"the request body exceeds {self.max_body_bytes} bytes", scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                body, too_large = await self._read(receive)
+        except TimeoutError:
+            await self._refuse(408, f"the request body did not arrive within {self.body_timeout_s:g} s",
+                               scope, receive, send)
+            return
+        if too_large:
+            await self._refuse(413, f"the request body exceeds {self.max_body_bytes} bytes", scope, receive, send)
+            return
+        if body is None:  # the client has gone
+            return
         sent = False
 
         async def replay() -> Message:
@@ -57,6 +68,22 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await error_response(413, "body_too_large", f"the request body exceeds {self.max_body_bytes} bytes",
-                             headers={"Connection": "close"})(scope, receive, send)
+    async def _read(self, receive: Receive) -> tuple[bytes | None, bool]:
+        """(body, too large): body None if the client disconnected; stops at the chunk past max_body_bytes."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None, False
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None, True
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), False
+
+    async def _refuse(self, status: int, message: str, scope: Scope, receive: Receive, send: Send) -> None:
+        code = "body_too_large" if status == 413 else "body_timeout"
+        await error_response(status, code, message, headers={"Connection": "close"})(scope, receive, send)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,57 +24,120 @@ from serving.api_models import (
     ScoreResult,
 )
 from serving.auth import require_api_key
-from serving.batcher import BatcherClosed, QueueFull
+from serving.batcher import BatcherClosed, QueueFull, TooManyItems
 from serving.errors import ApiError
 from serving.scoring import Submission
 from serving.state import AppState, StateDep
+from xinfang.batch.reader import Limits
+from xinfang.batch.reader import _check_id as check_id  # the batch job's id rules, the same function
 from xinfang.engine import LetterIn
 from xinfang.pii import redact_for_log
+from xinfang.text import LetterTokenizer, normalise
 
 log = logging.getLogger("serving.routes")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "no API key"},
-    403: {"model": ErrorBody, "description": "wrong API key"},
-    413: {"model": ErrorBody, "description": "request body too large"},
-    415: {"model": ErrorBody, "description": "not JSON"},
-    422: {"model": ErrorBody, "description": "empty text, text too long, too many letters, bad fields"},
-    503: {"model": ErrorBody, "description": "queue full (see Retry-After) or store unavailable"},
+    400: {"model": ErrorBody, "description": "`bad_request`: a request the framework cannot parse"},
+    401: {"model": ErrorBody, "description": "`missing_api_key`"},
+    403: {"model": ErrorBody, "description": "`invalid_api_key`"},
+    408: {"model": ErrorBody, "description": "`body_timeout`: the body did not arrive within body_timeout_s"},
+    413: {"model": ErrorBody, "description": "`body_too_large`: more than max_body_bytes"},
+    415: {"model": ErrorBody, "description": "`unsupported_media_type`: not JSON"},
+    422: {"model": ErrorBody, "description": "`empty_text`, `invalid_encoding` (lone surrogates), `text_too_long` "
+          "(max_text_chars characters or max_tokens_per_request tokens), `missing_id`, `invalid_id`, "
+          "`duplicate_ids`, `too_many_letters`, `batch_exceeds_queue`, `invalid_json`, `invalid_request`"},
+    500: {"model": ErrorBody, "description": "`scoring_failed`: the model failed on a letter (other letters are "
+          "not affected)"},
+    503: {"model": ErrorBody, "description": "`queue_full` (see Retry-After), `store_unavailable` or `not_ready`"},
 }
 
 v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_ERRORS)
 ops = APIRouter(tags=["operations"])
 
 
-def _submission(req: LetterRequest, index: int | None, state: AppState) -> Submission:
-    limit = state.settings.max_text_chars
+def _where(index: int | None, field: str) -> str:
+    return f"letters.{index}.{field}" if index is not None else field
+
+
+def _check_letter(req: LetterRequest, index: int | None, settings: Any) -> None:
+    """The checks that need settings: text length in characters, and the batch job's id rules."""
+    limit = settings.max_text_chars
     if len(req.text) > limit:
-        where = f"letters.{index}.text" if index is not None else "text"
-        raise ApiError(422, "text_too_long", f"{where}: {len(req.text)} characters; at most {limit} are accepted")
-    letter_id = req.id or uuid.uuid4().hex
-    return Submission(LetterIn(letter_id, req.text), req.submitter, req.metadata)
+        raise ApiError(422, "text_too_long", f"{_where(index, 'text')}: {len(req.text)} characters; "
+                       f"at most {limit} are accepted")
+    if req.id is not None:
+        _, reason, message = check_id(req.id, Limits(max_id_chars=settings.batch_max_id_chars))
+        if reason is not None:
+            raise ApiError(422, str(reason), f"{_where(index, 'id')}: {message}")
 
 
-async def _score(state: AppState, submissions: list[Submission]) -> list[dict[str, Any]]:
+def _count_tokens(tokenizer: LetterTokenizer, texts: list[str]) -> list[int]:
+    return [tokenizer.count_tokens(normalise(t)) for t in texts]
+
+
+async def _submissions(letters: list[LetterRequest], batch: bool, state: AppState
+                       ) -> tuple[list[Submission], list[int]]:
+    """Checked letters ready to queue, with their token counts (the scheduler's cost); 422 on the first bad one."""
+    for i, req in enumerate(letters):
+        _check_letter(req, i if batch else None, state.settings)
+    tokens = await run_in_threadpool(_count_tokens, state.tokenizer, [x.text for x in letters])
+    limit = state.settings.max_tokens_per_request
+    for i, n in enumerate(tokens):
+        if n > limit:
+            raise ApiError(422, "text_too_long", f"{_where(i if batch else None, 'text')}: {n} tokens; at most "
+                           f"{limit} are accepted (max_tokens_per_request); split the letter or shorten it")
+    subs = [Submission(LetterIn(x.id or uuid.uuid4().hex, x.text), x.submitter, x.metadata) for x in letters]
+    return subs, tokens
+
+
+async def _until_disconnected(request: Request) -> None:
+    """Returns when the client has hung up (the body is already read, so the next message says so)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _score(state: AppState, request: Request, submissions: list[Submission], costs: list[int]
+                 ) -> list[dict[str, Any]]:
+    """The results in order; the letters leave the queue unscored if the client hangs up first."""
+    work = asyncio.ensure_future(state.batcher.submit(submissions, costs))
+    gone = asyncio.ensure_future(_until_disconnected(request))
     try:
-        return await state.batcher.submit(submissions)
+        await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        work.cancel()
+        raise
+    finally:
+        gone.cancel()
+    if not work.done():
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)  # its letters leave the queue
+        log.info("client gone: %d queued letters dropped", len(submissions))
+        raise ApiError(499, "client_closed_request", "the client closed the connection")
+    try:
+        return work.result()
     except QueueFull as exc:
         raise ApiError(503, "queue_full", f"the scorer is busy ({exc}); retry shortly",
                        headers={"Retry-After": "1"}) from None
+    except TooManyItems as exc:
+        raise ApiError(422, "batch_exceeds_queue", f"{exc}; send fewer letters per request") from None
     except BatcherClosed as exc:
         raise ApiError(503, "unavailable", str(exc), headers={"Retry-After": "5"}) from None
     except SQLAlchemyError:
         raise ApiError(503, "store_unavailable", "the results store did not accept the letters; retry later",
                        headers={"Retry-After": "5"}) from None
+    except Exception as exc:
+        log.error("scoring failed: %s", type(exc).__name__)
+        raise ApiError(500, "scoring_failed", "the model failed on a letter of this request; the server log "
+                       "has the details; other letters are not affected") from None
 
 
 @v1.post("/letters:score", response_model=ScoreResult, response_model_exclude_unset=True, tags=["letters"],
          summary="Score one letter")
-async def score_letter(body: LetterRequest, state: StateDep) -> Any:
+async def score_letter(body: LetterRequest, state: StateDep, request: Request) -> Any:
     """Topic, sector, credibility (with evidence spans), malicious and abusive scores, the routing
     decision with its reasons, and near-duplicates among letters this service has scored."""
     t = time.perf_counter()
-    (result,) = await _score(state, [_submission(body, None, state)])
+    (result,) = await _score(state, request, *await _submissions([body], False, state))
     log.info("score id=%s route=%s duplicates=%d ms=%.1f", redact_for_log(result["id"]), result["route"]["decision"],
              len(result["duplicates"]), (time.perf_counter() - t) * 1e3)
     return result
@@ -81,16 +145,20 @@ async def score_letter(body: LetterRequest, state: StateDep) -> Any:
 
 @v1.post("/letters:batch", response_model=BatchResult, response_model_exclude_unset=True, tags=["letters"],
          summary="Score several letters")
-async def score_batch(body: BatchRequest, state: StateDep) -> Any:
-    """Up to `max_batch_letters` (64 by default) letters; results come back in request order."""
-    limit = state.settings.max_batch_letters
+async def score_batch(body: BatchRequest, state: StateDep, request: Request) -> Any:
+    """Up to `max_batch_letters` (64 by default, and never more than `queue_size`) letters; results come
+    back in request order."""
+    limit, queue = state.settings.max_batch_letters, state.settings.queue_size
     if len(body.letters) > limit:
         raise ApiError(422, "too_many_letters", f"{len(body.letters)} letters; at most {limit} per request")
+    if len(body.letters) > queue:
+        raise ApiError(422, "batch_exceeds_queue", f"{len(body.letters)} letters; the scoring queue holds at most "
+                       f"{queue} (queue_size), so send at most {queue} per request")
     given = [x.id for x in body.letters if x.id is not None]
     if len(given) != len(set(given)):
         raise ApiError(422, "duplicate_ids", "letter ids within one request must be distinct")
     t = time.perf_counter()
-    results = await _score(state, [_submission(x, i, state) for i, x in enumerate(body.letters)])
+    results = await _score(state, request, *await _submissions(body.letters, True, state))
     log.info("batch n=%d human=%d ms=%.1f", len(results), sum(r["route"]["decision"] == "human" for r in results),
              (time.perf_counter() - t) * 1e3)
     return {"results": results}

@@ -16,6 +16,7 @@ from serving.store import ResultsStore
 from xinfang.config import Settings
 from xinfang.duplicates import DuplicateIndex
 from xinfang.model_folder import ModelFolder
+from xinfang.text import LetterTokenizer
 
 
 @dataclass
@@ -28,6 +29,7 @@ class AppState:
     index: DuplicateIndex
     batcher: MicroBatcher[Submission, dict[str, Any]]
     keyring: KeyRing | None  # None: authentication is off
+    tokenizer: LetterTokenizer  # the model's, to count tokens at the door
     started: float = field(default_factory=time.time)
 
 

@@ -110,3 +110,110 @@ def test_full_queue_is_503_with_retry_after(tiny_model_dir, tmp_path):
         first.join(20)
         second.join(20)
     assert answers == {"q-1": 200, "q-2": 200}
+
+
+def test_a_failing_item_fails_alone():
+    calls: list[list[int]] = []
+
+    def process(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        if -1 in items:
+            raise ValueError("bad item")
+        return [x * 10 for x in items]
+
+    async def main() -> list:
+        batcher = MicroBatcher(process, max_batch=8, max_wait_ms=50, queue_size=16)
+        await batcher.start()
+        try:
+            return await asyncio.gather(batcher.submit([1]), batcher.submit([-1]), batcher.submit([2, 3]),
+                                        return_exceptions=True)
+        finally:
+            await batcher.close()
+
+    good, bad, pair = asyncio.run(main())
+    assert good == [10] and pair == [20, 30]
+    assert isinstance(bad, ValueError)
+    assert calls[0] == [1, -1, 2, 3]  # one micro-batch failed, then each letter was tried on its own
+
+
+def test_long_items_do_not_hold_up_a_short_request():
+    gate, entered = threading.Event(), threading.Event()
+    order: list[list[str]] = []
+
+    def process(items: list[str]) -> list[str]:
+        order.append(list(items))
+        entered.set()
+        gate.wait(5)
+        return items
+
+    async def main() -> None:
+        batcher = MicroBatcher(process, max_batch=16, max_wait_ms=0, queue_size=16, max_cost=100)
+        await batcher.start()
+        try:
+            long = asyncio.create_task(batcher.submit(["L1", "L2", "L3", "L4"], costs=[90, 90, 90, 90]))
+            while not entered.is_set():
+                await asyncio.sleep(0.001)
+            short = asyncio.create_task(batcher.submit(["s1", "s2"], costs=[5, 5]))
+            while batcher.qsize() < 5:
+                await asyncio.sleep(0.001)
+            gate.set()
+            await asyncio.gather(long, short)
+        finally:
+            gate.set()
+            await batcher.close()
+
+    asyncio.run(main())
+    assert order[0] == ["L1"]
+    assert all(sum(90 if x.startswith("L") else 5 for x in batch) <= 100 for batch in order)
+    done_short = next(i for i, batch in enumerate(order) if "s2" in batch)
+    assert done_short < len(order) - 1  # the short request finished while long letters still waited
+
+
+def test_a_withdrawn_request_frees_the_queue_and_is_never_processed():
+    gate, entered = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def process(items: list[int]) -> list[int]:
+        seen.extend(items)
+        entered.set()
+        gate.wait(5)
+        return items
+
+    async def main() -> None:
+        batcher = MicroBatcher(process, max_batch=4, max_wait_ms=0, queue_size=3)
+        await batcher.start()
+        try:
+            first = asyncio.create_task(batcher.submit([1]))
+            while not entered.is_set():
+                await asyncio.sleep(0.001)
+            gone = asyncio.create_task(batcher.submit([2, 3, 4]))
+            while batcher.qsize() < 3:
+                await asyncio.sleep(0.001)
+            gone.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await gone
+            assert batcher.qsize() == 0
+            later = asyncio.create_task(batcher.submit([5, 6, 7]))  # room again at once
+            gate.set()
+            assert await first == [1] and await later == [5, 6, 7]
+        finally:
+            gate.set()
+            await batcher.close()
+
+    asyncio.run(main())
+    assert seen == [1, 5, 6, 7]
+
+
+def test_more_items_than_the_queue_holds_is_a_distinct_error():
+    from serving.batcher import TooManyItems
+
+    async def main() -> None:
+        batcher = MicroBatcher(lambda items: items, max_batch=4, max_wait_ms=0, queue_size=2)
+        await batcher.start()
+        try:
+            with pytest.raises(TooManyItems):
+                await batcher.submit([1, 2, 3])
+        finally:
+            await batcher.close()
+
+    asyncio.run(main())

@@ -1,0 +1,32 @@
+"""The OpenAPI document with this deployment's limits (text and id lengths, letters per batch) filled in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from xinfang.config import Settings
+
+
+def with_limits(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """A replacement for `app.openapi` that writes the settings' limits into the request schemas."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = base()
+            models = schema.get("components", {}).get("schemas", {})
+            letter = models.get("LetterRequest", {}).get("properties", {})
+            if "text" in letter:
+                letter["text"]["maxLength"] = settings.max_text_chars
+            if "id" in letter:
+                letter["id"]["maxLength"] = settings.batch_max_id_chars
+            batch = models.get("BatchRequest", {}).get("properties", {})
+            if "letters" in batch:
+                batch["letters"]["maxItems"] = min(settings.max_batch_letters, settings.queue_size)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi

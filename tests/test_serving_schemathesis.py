@@ -1,0 +1,70 @@
+"""Schemathesis over the API's OpenAPI document, in-process (ASGI) against the tiny model: no check fails.
+
+Bounded to a few examples per operation so that it runs in seconds; for a longer run:
+`XINFANG_SCHEMATHESIS_EXAMPLES=200 .venv/bin/python -m pytest tests/test_serving_schemathesis.py`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from serving.app import create_app
+from serving.keys import create_key
+from xinfang.config import Settings
+from xinfang.engine import Engine
+
+EXAMPLES = int(os.environ.get("XINFANG_SCHEMATHESIS_EXAMPLES", "10"))
+# max_tokens_per_request is above what any text of max_text_chars can reach with the character tokenizer:
+# a token limit cannot be written in JSON Schema, so here it must not refuse a text the schema allows.
+LIMITS: dict[str, Any] = {"max_text_chars": 300, "max_batch_letters": 3, "max_tokens_per_request": 4096,
+                          "microbatch_wait_ms": 0.0}
+
+
+class AppUnderTest:
+    """The ASGI app schemathesis calls: the `served` fixture's, with the tiny model.
+
+    Schemathesis collects its cases when this module is imported (its fixture-based loader does not work
+    with pytest 9), before the tiny model exists, so it is given this stand-in, which passes every call
+    (the lifespan included) to the app the fixture makes. The document depends on LIMITS only."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+        self.key = ""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+APP = AppUnderTest()
+schema = schemathesis.openapi.from_dict(create_app(Settings(**LIMITS)).openapi())  # that app never starts
+schema.app = APP  # what schemathesis.openapi.from_asgi does
+
+
+@schema.hook("filter_body")
+def distinct_ids(context: Any, body: Any) -> bool:
+    """Ids within one batch must be distinct (documented, 422 duplicate_ids); JSON Schema cannot say so."""
+    letters = body.get("letters") if isinstance(body, dict) else None
+    if not isinstance(letters, list):
+        return True
+    ids = [x["id"] for x in letters if isinstance(x, dict) and isinstance(x.get("id"), str)]
+    return len(ids) == len(set(ids))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, tiny_model_dir) -> AppUnderTest:
+    folder = tmp_path_factory.mktemp("schemathesis")
+    app_settings = Settings(state_dir=folder, models_dir=folder / "models", **LIMITS)
+    APP.key = create_key(app_settings.api_keys_path, "schemathesis")
+    APP.app = create_app(app_settings, engine=Engine(tiny_model_dir, precision="fp32"))
+    return APP
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_openapi_document(case, served):
+    case.call_and_validate(base_url="http://testserver", headers={"Authorization": f"Bearer {served.key}"})

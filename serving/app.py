@@ -74,7 +74,7 @@ def _build_state(settings: Settings, engine: Scores | None, folder: ModelFolder 
                     keyer=SubmitterKeyer.from_settings(settings))
     batcher: MicroBatcher[Submission, dict[str, Any]] = MicroBatcher(
         scorer, settings.microbatch_size, settings.microbatch_wait_ms, settings.queue_size,
-        max_cost=settings.max_tokens_per_request)
+        max_cost=settings.microbatch_tokens)
     tokenizer = getattr(engine, "tokenizer", None)
     if not isinstance(tokenizer, LetterTokenizer):  # a stand-in engine: the folder's tokenizer counts the same
         tokenizer = LetterTokenizer.from_file(folder.path / "tokenizer.json")

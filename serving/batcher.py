@@ -35,16 +35,26 @@ class _Job(Generic[T, R]):
     future: asyncio.Future[R]
 
 
+@dataclass(eq=False)
+class _Flow(Generic[T, R]):
+    """The items of one submission still waiting, in order."""
+
+    jobs: deque[_Job[T, R]]
+    seq: int  # arrival order
+    passed_over: int = 0  # micro-batches run since this submission last had an item in one
+
+
 class MicroBatcher(Generic[T, R]):
     """Runs `process(items) -> results` (same order) in one worker thread on micro-batches of queued items
     and hands each waiting caller its results.
 
     A micro-batch holds up to `max_batch` items and `max_cost` cost (tokens), except that a single item
-    always fits. It is filled round-robin, one item from each waiting submission in turn, so a request
-    of many or long letters does not hold up a short one behind it. `submit` raises QueueFull at once
-    when the queue lacks room for all its items. An item whose caller has gone (its `submit` was
-    cancelled) leaves the queue at once and is never processed. When a micro-batch fails, each of its
-    items is processed again alone, so one bad item fails only its own caller."""
+    always fits. It is filled with the cheapest next items of the waiting submissions first, so a short
+    letter does not wait behind long ones; but a submission passed over by one micro-batch goes first in
+    the next, so long letters are never starved either. `submit` raises QueueFull at once when the queue
+    lacks room for all its items. An item whose caller has gone (its `submit` was cancelled) leaves the
+    queue at once and is never processed. When a micro-batch fails, each of its items is processed again
+    alone, so one bad item fails only its own caller."""
 
     def __init__(self, process: Callable[[list[T]], list[R]], max_batch: int = 16, max_wait_ms: float = 2.0,
                  queue_size: int = 256, max_cost: int | None = None):
@@ -55,7 +65,8 @@ class MicroBatcher(Generic[T, R]):
         self.max_wait = max_wait_ms / 1000
         self.queue_size = queue_size
         self.max_cost = max_cost
-        self._flows: deque[deque[_Job[T, R]]] = deque()  # one per waiting submission, in turn order
+        self._flows: list[_Flow[T, R]] = []  # one per waiting submission
+        self._arrivals = 0
         self._waiting = 0
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -82,8 +93,9 @@ class MicroBatcher(Generic[T, R]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        while self._flows:
-            _fail(self._flows.popleft(), BatcherClosed("the server is shutting down"))
+        for flow in self._flows:
+            _fail(flow.jobs, BatcherClosed("the server is shutting down"))
+        self._flows.clear()
         self._waiting = 0
         if self._executor is not None:
             self._executor.shutdown(wait=True)
@@ -98,43 +110,57 @@ class MicroBatcher(Generic[T, R]):
         if self.queue_size - self._waiting < len(items):
             raise QueueFull(f"{self._waiting} letters waiting; no room for {len(items)} more")
         loop = asyncio.get_running_loop()
-        flow: deque[_Job[T, R]] = deque(
+        flow: _Flow[T, R] = _Flow(deque(
             _Job(item, max(1, int(cost)), loop.create_future())
-            for item, cost in zip(items, costs if costs is not None else [1] * len(items), strict=True))
-        futures = [job.future for job in flow]
+            for item, cost in zip(items, costs if costs is not None else [1] * len(items), strict=True)),
+            self._arrivals)
+        self._arrivals += 1
+        futures = [job.future for job in flow.jobs]
         self._flows.append(flow)
-        self._waiting += len(flow)
+        self._waiting += len(flow.jobs)
         self._wake.set()
         try:
             results = await asyncio.gather(*futures, return_exceptions=True)  # every exception retrieved
         except asyncio.CancelledError:  # the caller has gone: what is still queued leaves the queue
-            self._waiting -= len(flow)
-            flow.clear()
+            self._waiting -= len(flow.jobs)
+            flow.jobs.clear()
             raise
         for r in results:
             if isinstance(r, BaseException):
                 raise r
         return results  # type: ignore[return-value]
 
+    @staticmethod
+    def _priority(flow: _Flow[T, R], served: set[int]) -> tuple[int, int, int]:
+        """A submission passed over last time first (oldest first, one item), then the cheapest next item."""
+        if flow.passed_over and flow.seq not in served:
+            return 0, 0, flow.seq
+        return 1, flow.jobs[0].cost, flow.seq
+
     def _take(self) -> list[_Job[T, R]]:
-        """The next micro-batch: one item from each submission in turn, within max_batch and max_cost."""
+        """The next micro-batch, within max_batch items and max_cost (see the class docstring)."""
+        self._flows = [f for f in self._flows if f.jobs]
+        waiting = list(self._flows)
+        served: set[int] = set()
         batch: list[_Job[T, R]] = []
         cost = 0
-        while self._flows and len(batch) < self.max_batch:
-            flow = self._flows[0]
-            if not flow:
-                self._flows.popleft()
-                continue
-            job = flow[0]
+        while len(batch) < self.max_batch:
+            candidates = [f for f in waiting if f.jobs]
+            if not candidates:
+                break
+            flow = min(candidates, key=lambda f: self._priority(f, served))
+            job = flow.jobs[0]
             if batch and self.max_cost is not None and cost + job.cost > self.max_cost:
-                break  # this submission goes first in the next micro-batch
-            flow.popleft()
+                break
+            flow.jobs.popleft()
             self._waiting -= 1
             if job.future.done():
                 continue
             batch.append(job)
             cost += job.cost
-            self._flows.rotate(-1)
+            served.add(flow.seq)
+        for flow in waiting:
+            flow.passed_over = 0 if flow.seq in served else flow.passed_over + 1
         return batch
 
     async def _collect(self) -> list[_Job[T, R]]:

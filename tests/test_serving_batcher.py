@@ -136,7 +136,9 @@ def test_a_failing_item_fails_alone():
     assert calls[0] == [1, -1, 2, 3]  # one micro-batch failed, then each letter was tried on its own
 
 
-def test_long_items_do_not_hold_up_a_short_request():
+def run_held(max_batch: int, submissions: list[tuple[list[str], list[int]]]) -> list[list[str]]:
+    """The micro-batches a batcher (max_cost 100) forms when the first submission's first item holds the
+    worker until all the others are queued."""
     gate, entered = threading.Event(), threading.Event()
     order: list[list[str]] = []
 
@@ -147,26 +149,37 @@ def test_long_items_do_not_hold_up_a_short_request():
         return items
 
     async def main() -> None:
-        batcher = MicroBatcher(process, max_batch=16, max_wait_ms=0, queue_size=16, max_cost=100)
+        batcher = MicroBatcher(process, max_batch=max_batch, max_wait_ms=0, queue_size=32, max_cost=100)
         await batcher.start()
         try:
-            long = asyncio.create_task(batcher.submit(["L1", "L2", "L3", "L4"], costs=[90, 90, 90, 90]))
+            first, *rest = submissions
+            tasks = [asyncio.create_task(batcher.submit(*first))]
             while not entered.is_set():
                 await asyncio.sleep(0.001)
-            short = asyncio.create_task(batcher.submit(["s1", "s2"], costs=[5, 5]))
-            while batcher.qsize() < 5:
+            tasks += [asyncio.create_task(batcher.submit(*sub)) for sub in rest]
+            while batcher.qsize() < sum(len(items) for items, _ in submissions) - 1:
                 await asyncio.sleep(0.001)
             gate.set()
-            await asyncio.gather(long, short)
+            for task, (items, _) in zip(tasks, submissions, strict=True):
+                assert await task == items
         finally:
             gate.set()
             await batcher.close()
 
     asyncio.run(main())
-    assert order[0] == ["L1"]
-    assert all(sum(90 if x.startswith("L") else 5 for x in batch) <= 100 for batch in order)
-    done_short = next(i for i, batch in enumerate(order) if "s2" in batch)
-    assert done_short < len(order) - 1  # the short request finished while long letters still waited
+    return order
+
+
+def test_a_short_request_does_not_wait_behind_long_letters():
+    long = (["L1", "L2", "L3", "L4"], [150] * 4)  # each over max_cost: a micro-batch of its own
+    order = run_held(16, [long, (["s1", "s2"], [5, 5])])
+    assert order == [["L1"], ["s1", "s2"], ["L2"], ["L3"], ["L4"]]  # first in first out: s1, s2 came last
+
+
+def test_long_letters_are_not_starved_by_short_ones():
+    long = (["L1", "L2", "L3"], [150] * 3)
+    order = run_held(2, [long, (["a1", "a2"], [5, 5]), (["b1", "b2"], [5, 5])])
+    assert order == [["L1"], ["a1", "a2"], ["L2"], ["b1", "b2"], ["L3"]]  # passed over once, first next time
 
 
 def test_a_withdrawn_request_frees_the_queue_and_is_never_processed():

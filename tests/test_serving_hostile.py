@@ -92,8 +92,7 @@ def test_a_surrogate_in_a_field_name_is_a_clean_422(api):
 
 def test_a_failing_letter_does_not_fail_its_micro_batch_neighbours(tiny_model_dir, tmp_path):
     engine = HeldEngine(Engine(tiny_model_dir, precision="fp32"))
-    settings = make_settings(tmp_path, auth_enabled=False, microbatch_wait_ms=0, microbatch_size=16,
-                             max_tokens_per_request=4096)
+    settings = make_settings(tmp_path, auth_enabled=False, microbatch_wait_ms=0, microbatch_size=16)
     answers: dict[str, object] = {}
     with TestClient(create_app(settings, engine=engine)) as client:
         def post(letter_id: str, text: str) -> None:

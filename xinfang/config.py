@@ -50,9 +50,11 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=20000, ge=1, description="longest letter text accepted")
     max_batch_letters: int = Field(default=64, ge=1, description="most letters in one /v1/letters:batch request")
     max_tokens_per_request: int = Field(default=8192, ge=16, description="most tokens (the model's tokenizer) of "
-                                        "one letter, and of one scoring micro-batch; longer letters get 422")
+                                        "one letter; longer letters get 422 text_too_long, never cut")
     body_timeout_s: float = Field(default=10.0, gt=0, description="time a client has to send a request body (408)")
     microbatch_size: int = Field(default=16, ge=1, description="most letters the engine scores in one micro-batch")
+    microbatch_tokens: int = Field(default=4096, ge=1, description="most tokens in one micro-batch (a longer "
+                                   "letter is scored alone), so short letters do not wait for long ones")
     microbatch_wait_ms: float = Field(default=2.0, ge=0, description="how long a micro-batch waits for more letters")
     queue_size: int = Field(default=256, ge=1, description="letters waiting to be scored before answering 503")
     duplicate_threshold: float = Field(default=0.8, gt=0, le=1, description="MinHash Jaccard for a near-duplicate")

@@ -10,6 +10,15 @@ from fastapi import FastAPI
 from xinfang.config import Settings
 
 
+def text_char_limit(settings: Settings) -> int:
+    """The most characters a letter may have: max_text_chars, and no more than max_tokens_per_request.
+
+    The tokenizers in use make about one token of a character or fewer (0.7 for real letters with e5), so
+    within this limit the token limit binds only on characters that normalisation expands (such as U+FDFA,
+    8 tokens), and the OpenAPI document, which can count characters but not tokens, states the limit."""
+    return min(settings.max_text_chars, settings.max_tokens_per_request)
+
+
 def with_limits(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
     """A replacement for `app.openapi` that writes the settings' limits into the request schemas."""
     base = app.openapi
@@ -20,7 +29,7 @@ def with_limits(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]
             models = schema.get("components", {}).get("schemas", {})
             letter = models.get("LetterRequest", {}).get("properties", {})
             if "text" in letter:
-                letter["text"]["maxLength"] = settings.max_text_chars
+                letter["text"]["maxLength"] = text_char_limit(settings)
             if "id" in letter:
                 letter["id"]["maxLength"] = settings.batch_max_id_chars
             batch = models.get("BatchRequest", {}).get("properties", {})

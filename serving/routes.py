@@ -26,6 +26,7 @@ from serving.api_models import (
 from serving.auth import require_api_key
 from serving.batcher import BatcherClosed, QueueFull, TooManyItems
 from serving.errors import ApiError
+from serving.openapi import text_char_limit
 from serving.scoring import Submission
 from serving.state import AppState, StateDep
 from xinfang.batch.reader import Limits
@@ -61,10 +62,10 @@ def _where(index: int | None, field: str) -> str:
 
 def _check_letter(req: LetterRequest, index: int | None, settings: Any) -> None:
     """The checks that need settings: text length in characters, and the batch job's id rules."""
-    limit = settings.max_text_chars
+    limit = text_char_limit(settings)
     if len(req.text) > limit:
-        raise ApiError(422, "text_too_long", f"{_where(index, 'text')}: {len(req.text)} characters; "
-                       f"at most {limit} are accepted")
+        raise ApiError(422, "text_too_long", f"{_where(index, 'text')}: {len(req.text)} characters; at most "
+                       f"{limit} are accepted (max_text_chars, and no more than max_tokens_per_request)")
     if req.id is not None:
         _, reason, message = check_id(req.id, Limits(max_id_chars=settings.batch_max_id_chars))
         if reason is not None:

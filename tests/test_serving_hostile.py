@@ -116,14 +116,26 @@ def test_a_failing_letter_does_not_fail_its_micro_batch_neighbours(tiny_model_di
 
 # ---- 3. head-of-line blocking -----------------------------------------------------------------------------
 
-def test_a_letter_over_the_token_limit_is_422_naming_the_limit(api):
-    long = "举报" * 40  # 80 tokens with the character tokenizer, under max_text_chars
+def test_a_letter_over_the_limits_is_422_naming_them(api, monkeypatch):
+    long = "举报" * 40  # 80 characters: more than max_tokens_per_request (64) allows
     r = api.client.post("/v1/letters:score", json={"text": long}, headers=api.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "text_too_long"
-    assert "64" in r.json()["error"]["message"] and "token" in r.json()["error"]["message"]
+    assert "80 characters" in r.json()["error"]["message"] and "64" in r.json()["error"]["message"]
     r = api.client.post("/v1/letters:batch", json={"letters": [{"text": "短信"}, {"text": long}]}, headers=api.headers)
     assert r.status_code == 422 and r.json()["error"]["message"].startswith("letters.1.text")
     assert api.client.post("/v1/letters:score", json={"text": "举报" * 30}, headers=api.headers).status_code == 200
+    # a tokenizer whose normalisation expands a character into several tokens: the token count decides
+    from tiny import build_char_tokenizer
+    from tokenizers import normalizers
+
+    from xinfang.text import LetterTokenizer
+
+    expanding = build_char_tokenizer()
+    expanding.normalizer = normalizers.Sequence([normalizers.NFKC(), expanding.normalizer])
+    monkeypatch.setattr(api.client.app.state.xinfang, "tokenizer", LetterTokenizer(expanding))
+    r = api.client.post("/v1/letters:score", json={"text": "\u337b" * 40}, headers=api.headers)  # ㍻ is 平成
+    assert r.status_code == 422 and r.json()["error"]["code"] == "text_too_long"
+    assert "80 tokens" in r.json()["error"]["message"] and "64" in r.json()["error"]["message"]
 
 
 def test_queued_work_of_a_client_that_left_is_dropped(tiny_model_dir, tmp_path):
@@ -287,7 +299,7 @@ def test_openapi_documents_what_the_api_does(api):
     for path in ("/v1/letters:score", "/v1/letters:batch"):
         assert {"400", "401", "403", "408", "413", "415", "422", "503"} <= set(spec["paths"][path]["post"]["responses"])
     props = spec["components"]["schemas"]["LetterRequest"]["properties"]
-    assert props["text"]["minLength"] == 1 and props["text"]["maxLength"] == 2000 and props["text"]["pattern"]
+    assert props["text"]["minLength"] == 1 and props["text"]["maxLength"] == 64 and props["text"]["pattern"]  # tokens
     assert props["id"]["maxLength"] == 16 and props["id"]["pattern"]
 
 

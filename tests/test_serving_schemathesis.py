@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+import schemathesis_hooks  # noqa: F401  (the API's rules JSON Schema cannot state; tests/ is on sys.path)
 from hypothesis import HealthCheck, settings
 
 from serving.app import create_app
@@ -40,16 +41,6 @@ class AppUnderTest:
 APP = AppUnderTest()
 schema = schemathesis.openapi.from_dict(create_app(Settings(**LIMITS)).openapi())  # that app never starts
 schema.app = APP  # what schemathesis.openapi.from_asgi does
-
-
-@schema.hook("filter_body")
-def distinct_ids(context: Any, body: Any) -> bool:
-    """Ids within one batch must be distinct (documented, 422 duplicate_ids); JSON Schema cannot say so."""
-    letters = body.get("letters") if isinstance(body, dict) else None
-    if not isinstance(letters, list):
-        return True
-    ids = [x["id"] for x in letters if isinstance(x, dict) and isinstance(x.get("id"), str)]
-    return len(ids) == len(set(ids))
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,17 @@ def small_data(tmp_path):
         for i in range(35):
             fh.write(json.dumps({"id": f"t{i}", "title": "反映问题", "text": f"关于{SECTORS[i % 7]}的问题{i}",
                                  "sector": SECTORS[i % 7]}, ensure_ascii=False) + "\n")
+    (data / "jijian").mkdir()
+    with (data / "jijian" / "letters.jsonl").open("w", encoding="utf-8") as fh:
+        for i in range(30):
+            inscope = i % 3 == 0
+            fh.write(json.dumps({
+                "id": f"j{i}", "title": "举报村干部" if inscope else "咨询问题", "text": f"内容{i}" * 5,
+                "submitter": f"s{i % 10}", "topic": ["mass"] if inscope else ["out_of_scope"],
+                "topic_primary": "mass" if inscope else "out_of_scope", "sector": SECTORS[i % 7],
+                "credibility": ["specific_place"] if i % 2 else [], "malicious": int(i == 4), "abusive": 0,
+                "spans": {}, "provenance": {"malicious_level": "medium" if i == 4 else "low"}},
+                ensure_ascii=False) + "\n")
     return data
 
 
@@ -49,8 +60,9 @@ def test_train_and_export_tiny(tiny_base, small_data, tmp_path):
     assert card["profile"]["name"] == "tiny"
     assert card["data"]["counts"]["train"]["generated"] == 24
     assert card["data"]["counts"]["train"]["cold"] == 12
+    assert card["data"]["counts"]["train"]["jijian"] + card["data"]["counts"]["dev"]["jijian"] == 30
     assert card["metrics"]["dev"]["sector"]["data"] == "real"
-    assert card["metrics"]["dev"]["topic"]["data"] == "generated"
+    assert card["metrics"]["dev"]["topic"]["data"] == "generated+real"
     assert set(card["metrics"]["test"]) == {"generated", "cold_dev"}
     assert card["metrics"]["test"]["cold_dev"]["abusive"]["n"] == 14
     assert card["export"]["fp32_vs_torch_max_abs"] <= 1e-3
@@ -60,6 +72,9 @@ def test_train_and_export_tiny(tiny_base, small_data, tmp_path):
     assert set(cal) == {"topic", "sector", "credibility", "malicious", "abusive"}
     assert all(c["temperature"] > 0 for c in cal.values())
     assert len(cal["topic"]["decision_thresholds"]) == 9
+    # the n-gram partner is in the folder and every head has fitted blend weights
+    assert (out / "ngram.npz").is_file()
+    assert all(set(c["blend"]) == {"encoder", "ngram"} for c in cal.values() if c["n_dev"] >= 20)
 
     sess = ort.InferenceSession(str(out / "model.int8.onnx"), providers=["CPUExecutionProvider"])
     assert [o.name for o in sess.get_outputs()] == ["topic", "sector", "credibility", "malicious", "abusive"]

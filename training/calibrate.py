@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from xinfang.heads import confidence, decisions, probabilities
-from xinfang.schema import Head, HeadKind
+from xinfang.heads import blend_logits, confidence, decisions, probabilities, target_matrix
+from xinfang.labels import LabelledLetter
+from xinfang.schema import Head, HeadKind, Schema
 from xinfang.thresholds import fit_decision_thresholds
 
 
@@ -27,6 +28,22 @@ def fit_temperature(head: Head, logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(res.x))
 
 
+def fit_blend(head: Head, encoder: np.ndarray, ngram: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Weights (a, b >= 0) of `a * encoder + b * ngram` letter logits minimising dev negative log-likelihood;
+    the two models' logits are on different scales, so the weights also calibrate. Too few dev letters:
+    the encoder alone."""
+    from scipy.optimize import minimize
+
+    if len(y) < 20:
+        return {"encoder": 1.0, "ngram": 0.0}
+
+    def loss(w: np.ndarray) -> float:
+        return _nll(head, w[0] * encoder + w[1] * ngram, y, 1.0) + 1e-4 * float(w @ w)
+
+    res = minimize(loss, x0=np.array([0.5, 0.5]), bounds=[(0.0, 10.0), (0.0, 10.0)], method="L-BFGS-B")
+    return {"encoder": round(float(res.x[0]), 6), "ngram": round(float(res.x[1]), 6)}
+
+
 def fit_route_threshold(head: Head, probs: np.ndarray, y: np.ndarray, thresholds: list[float],
                         target_precision: float) -> dict:
     """Lowest confidence at which letters above it are answered right at least `target_precision`
@@ -43,11 +60,50 @@ def fit_route_threshold(head: Head, probs: np.ndarray, y: np.ndarray, thresholds
             "precision": round(float(cum_acc[k]), 4), "target_precision": target_precision}
 
 
-def calibrate_head(head: Head, logits: np.ndarray, y: np.ndarray, target_precision: float) -> dict:
-    """Everything the engine needs to turn this head's logits into calibrated, routed answers."""
+def cap_flag_rate(threshold: float, probs: np.ndarray, max_rate: float) -> float:
+    """The threshold, raised where needed so that at most `max_rate` of these letters score at or above it
+    (rare heads: a flag rate near the real base rate, whatever F1 on a small dev set would pick)."""
+    if len(probs) == 0:
+        return threshold
+    k = int(np.floor(max_rate * len(probs)))  # letters that may be flagged
+    top = np.sort(probs)[::-1]
+    if k >= len(top):
+        return threshold
+    return max(threshold, float(np.nextafter(top[k], np.inf)))
+
+
+def calibrate_head(head: Head, logits: np.ndarray, y: np.ndarray, target_precision: float,
+                   real: np.ndarray | None = None, max_flag_rate: float | None = None) -> dict:
+    """Everything the engine needs to turn this head's logits into calibrated, routed answers. `real` marks
+    the rows that are real letters (not generated letters or short comments): the auto-route threshold is
+    fitted on them when there are any, and a binary head's flag rate on them is capped at `max_flag_rate`."""
+    real = np.ones(len(y), dtype=bool) if real is None or not np.any(real) else np.asarray(real, dtype=bool)
     temperature = fit_temperature(head, logits, y)
     probs = probabilities(logits, head.kind, temperature)
     thresholds = fit_decision_thresholds(head, probs, y)
-    route = fit_route_threshold(head, probs, y, thresholds or None, target_precision)
+    if max_flag_rate is not None and head.kind is HeadKind.binary:
+        thresholds = [round(cap_flag_rate(thresholds[0], probs[real, 0], max_flag_rate), 6)]
+    route = fit_route_threshold(head, probs[real], y[real], thresholds or None, target_precision)
     return {"temperature": round(temperature, 6), "decision_thresholds": thresholds, "route": route,
-            "n_dev": int(len(y))}
+            "n_dev": int(len(y)), "n_dev_real": int(real.sum()),
+            **({"max_flag_rate": max_flag_rate} if max_flag_rate is not None else {})}
+
+
+def calibrate_model(schema: Schema, letters: list[LabelledLetter], logits: dict[str, np.ndarray],
+                    partner: dict[str, np.ndarray], target_precision: float, real: np.ndarray,
+                    max_flag_rate: dict[str, float]) -> tuple[dict, dict[str, np.ndarray]]:
+    """Calibration of every head on dev letters (each head on the letters labelled for it): the blend with
+    the n-gram partner's logits where there is one, then temperature, thresholds and route. Returns the
+    calibration and the blended dev logits."""
+    calibration: dict = {}
+    blended: dict[str, np.ndarray] = {}
+    for head in schema.heads:
+        sel = np.array([head.name in x.labels for x in letters], dtype=bool)
+        y = target_matrix(head, [x.labels[head.name] for x, s in zip(letters, sel, strict=True) if s])
+        other = partner.get(head.name)
+        weights = fit_blend(head, logits[head.name][sel], other[sel], y) if other is not None else None
+        blended[head.name] = blend_logits(logits[head.name], other, weights)
+        cal = calibrate_head(head, blended[head.name][sel], y, target_precision, real[sel],
+                             max_flag_rate.get(head.name))
+        calibration[head.name] = {**({"blend": weights} if weights else {}), **cal}
+    return calibration, blended

@@ -1,5 +1,5 @@
-"""Training data: real letters (tipdm2020 sector, COLD abusive), generated letters and user files,
-split into train/dev/test and cut into token windows as a `datasets.Dataset`."""
+"""Training data: real letters first (jijian every head, tipdm2020 sector, COLD abusive), a bounded
+supplement of generated letters and user files, split into train/dev/test and cut into token windows as a `datasets.Dataset`."""
 
 from __future__ import annotations
 
@@ -18,8 +18,19 @@ from xinfang.config import Settings
 from xinfang.errors import InputFileError
 from xinfang.heads import target_matrix
 from xinfang.labels import LabelledLetter, read_labelled
+from xinfang.letter_groups import grouped_split, letter_groups
 from xinfang.schema import Schema
-from xinfang.sources import find_data_file, load_cold, load_tipdm
+from xinfang.sources import (
+    COLD_DEV,
+    COLD_TRAIN,
+    JIJIAN_HEADS,
+    JIJIAN_LETTERS,
+    TIPDM_LABELLED,
+    find_data_file,
+    load_cold,
+    load_jijian,
+    load_tipdm,
+)
 from xinfang.text import LetterTokenizer, normalise
 
 if TYPE_CHECKING:  # datasets and torch load only where windows are built: reading letters needs neither
@@ -73,28 +84,67 @@ def stratified_split(letters: list[LabelledLetter], key: str, fraction: float, s
     return train, dev
 
 
+def stratum(letter: LabelledLetter) -> str:
+    """What a split keeps balanced for a letter: its primary topic, else its sector, else its source."""
+    extra = letter.extra or {}
+    return str(extra.get("topic_primary") or letter.labels.get("sector") or letter.source)
+
+
+def real_letters(profile: Profile, schema: Schema, settings: Settings, exclude: set[str] | None = None
+                 ) -> tuple[list[LabelledLetter], dict[str, dict]]:
+    """Hand-labelled real letters for the schema's heads: jijian (every head) and tipdm2020 (sector)."""
+    heads = set(schema.head_names)
+    letters: list[LabelledLetter] = []
+    sources: dict[str, dict] = {}
+    jijian = find_data_file(settings, JIJIAN_LETTERS)
+    if jijian and heads & set(JIJIAN_HEADS):
+        found = [x for x in load_jijian(jijian, schema) if x.id not in (exclude or set())]
+        if profile.jijian_limit is not None:
+            found = random.Random(profile.seed).sample(found, min(profile.jijian_limit, len(found)))
+        letters += found
+        sources["jijian"] = {"kind": "real", "path": str(jijian), "n": len(found),
+                             "licence": "texts: tipdm2020 (none stated; evaluation/demo); labels: the project's own"}
+    tipdm = find_data_file(settings, TIPDM_LABELLED)
+    if "sector" in heads and tipdm:
+        found = [x for x in load_tipdm(tipdm, schema) if x.id not in (exclude or set())]
+        letters += found
+        sources["tipdm2020"] = {"kind": "real", "path": str(tipdm), "licence": "none stated (evaluation/demo)",
+                                "n": len(found)}
+    return letters, sources
+
+
+def split_real(letters: list[LabelledLetter], fraction: float, seed: int
+               ) -> tuple[list[LabelledLetter], list[LabelledLetter]]:
+    """(train, dev): one submitter's letters and near-duplicate texts (across sources) stay on one side."""
+    if len(letters) < 2:
+        return letters, []
+    groups = letter_groups(letters)
+    train, dev = grouped_split(groups, [stratum(x) for x in letters], fraction, seed)
+    return [letters[i] for i in train], [letters[i] for i in dev]
+
+
 def build_corpus(profile: Profile, schema: Schema, settings: Settings, extra_data: list[Path] | None = None,
-                 tipdm_exclude: set[str] | None = None) -> Corpus:
-    """Assemble train/dev/test letters from every available source for the heads the schema has."""
+                 exclude: set[str] | None = None) -> Corpus:
+    """Assemble train/dev/test letters for the schema's heads: real letters first (jijian, tipdm2020, COLD),
+    split by groups; generated letters only as a bounded supplement for what real letters rarely show."""
     corpus = Corpus()
     seed = profile.seed
     heads = set(schema.head_names)
-    if heads & {"topic", "credibility", "malicious"}:
+    real, sources = real_letters(profile, schema, settings, exclude)
+    corpus.sources.update(sources)
+    train, dev = split_real(real, profile.real_dev_fraction, seed)
+    corpus.train += train
+    corpus.dev += dev
+    if heads & {"topic", "credibility", "malicious"} and profile.generated_train:
         corpus.train += generated_letters(profile.generated_train, seed, "train", profile.malicious_rate)
-        corpus.dev += generated_letters(profile.generated_dev, seed + 1, "dev", profile.malicious_rate)
-        corpus.tests["generated"] = generated_letters(profile.generated_test, seed + 2, "test",
-                                                      profile.malicious_rate)
+        if profile.generated_dev:
+            corpus.dev += generated_letters(profile.generated_dev, seed + 1, "dev", profile.malicious_rate)
+        if profile.generated_test:
+            corpus.tests["generated"] = generated_letters(profile.generated_test, seed + 2, "test",
+                                                          profile.malicious_rate)
         corpus.sources["generated"] = {"kind": "generated", "licence": "project's own generator",
-                                       "seed": seed}
-    tipdm = find_data_file(settings, "tipdm2020/labeled.jsonl")
-    if "sector" in heads and tipdm:
-        letters = [x for x in load_tipdm(tipdm, schema) if x.id not in (tipdm_exclude or set())]
-        tr, dv = stratified_split(letters, "sector", profile.tipdm_dev_fraction, seed)
-        corpus.train += tr
-        corpus.dev += dv
-        corpus.sources["tipdm2020"] = {"kind": "real", "path": str(tipdm), "licence": "none stated (evaluation/demo)",
-                                       "n": len(letters)}
-    cold_train = find_data_file(settings, "cold/train.csv")
+                                       "seed": seed, "n_train": profile.generated_train}
+    cold_train = find_data_file(settings, COLD_TRAIN)
     if "abusive" in heads and cold_train:
         rows = load_cold(cold_train)
         random.Random(seed).shuffle(rows)
@@ -102,7 +152,7 @@ def build_corpus(profile: Profile, schema: Schema, settings: Settings, extra_dat
         corpus.dev += rows[profile.cold_train: profile.cold_train + profile.cold_dev_internal]
         corpus.sources["cold"] = {"kind": "real", "path": str(cold_train), "licence": "Apache-2.0",
                                   "n_train_pool": len(rows)}
-        cold_dev = find_data_file(settings, "cold/dev.csv")
+        cold_dev = find_data_file(settings, COLD_DEV)
         if cold_dev:
             corpus.tests["cold_dev"] = load_cold(cold_dev)
     for path in extra_data or []:

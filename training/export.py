@@ -196,11 +196,13 @@ def onnx_window_logits(path: Path, windows: list[list[int]], pad_id: int, batch_
 
 
 def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]], pad_id: int,
-           letter_rows: list[int] | None = None, calibration: dict | None = None) -> dict:
+           letter_rows: list[int] | None = None, calibration: dict | None = None,
+           ngram_logits: dict[str, np.ndarray] | None = None) -> dict:
     """fp32 ONNX vs torch: max |logit difference| over windows. int8 vs fp32: label agreement per head on
     letters (windows aggregated, calibrated temperature and thresholds): the share of (letter, class)
-    decisions that agree, and the share of letters whose whole answer agrees."""
-    from xinfang.heads import aggregate_windows, decisions, probabilities
+    decisions that agree, and the share of letters whose whole answer agrees. With `ngram_logits` (letter
+    logits of the blend partner), both graphs' letter logits are blended as the engine blends them."""
+    from xinfang.heads import aggregate_windows, blend_logits, decisions, probabilities
 
     fp = onnx_window_logits(result.fp32_path, windows, pad_id)
     ref = torch_window_logits(model, windows[:TORCH_PARITY_WINDOWS], pad_id)
@@ -212,10 +214,14 @@ def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]]
         n = head.name
         cal = (calibration or {}).get(n, {})
         temp, thr = cal.get("temperature", 1.0), cal.get("decision_thresholds") or None
-        a = decisions(probabilities(aggregate_windows(fp[n], rows, n_letters, head.kind), head.kind, temp),
-                      head.kind, thr)
-        b = decisions(probabilities(aggregate_windows(q8[n], rows, n_letters, head.kind), head.kind, temp),
-                      head.kind, thr)
+        partner, weights = (ngram_logits or {}).get(n), cal.get("blend")
+
+        def letter_decisions(window_logits: np.ndarray, head=head, partner=partner, weights=weights,
+                             temp=temp, thr=thr) -> np.ndarray:
+            z = blend_logits(aggregate_windows(window_logits, rows, n_letters, head.kind), partner, weights)
+            return decisions(probabilities(z, head.kind, temp), head.kind, thr)
+
+        a, b = letter_decisions(fp[n]), letter_decisions(q8[n])
         same = (a == b).all(axis=1) if head.kind.value == "single_label" else (a == b)
         out["heads"][n] = {
             "fp32_vs_torch_max_abs": float(np.abs(fp[n][: len(ref[n])] - ref[n]).max()) if len(windows) else 0.0,

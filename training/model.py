@@ -95,11 +95,16 @@ class MultiHeadModel(nn.Module):
         return model
 
 
-def load_encoder(base_path: str | Path) -> PreTrainedModel:
-    """The base encoder without any pretrained pooler (we pool ourselves)."""
+def load_encoder(base_path: str | Path, layers: int | None = None) -> PreTrainedModel:
+    """The base encoder without any pretrained pooler (we pool ourselves); with `layers`, only its lower
+    `layers` transformer layers (a shallower encoder costs proportionally less per token)."""
     config = AutoConfig.from_pretrained(base_path)
+    if layers is not None:
+        if not 1 <= layers <= config.num_hidden_layers:
+            raise ValueError(f"encoder_layers must be 1..{config.num_hidden_layers}, got {layers}")
+        config.num_hidden_layers = layers  # weights of the upper layers are simply not loaded
     previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the load report lists the unused pooler: expected, not news
+    hf_logging.set_verbosity_error()  # the load report lists the unused pooler and layers: expected, not news
     try:
         return AutoModel.from_pretrained(base_path, config=config, add_pooling_layer=False)
     except TypeError:

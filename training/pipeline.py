@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from training.bases.wheels import sha256_file
-from training.calibrate import calibrate_head
+from training.calibrate import calibrate_model
 from training.data import Corpus, build_corpus, letters_to_dataset, to_windows
 from training.export import calibration_windows, export_onnx, parity
 from training.model import MultiHeadModel, load_encoder
+from training.ngram import fit_ngram_model
 from training.profiles import Profile, get_profile
 from training.trainer import class_weights, fit, predict_letters
 from xinfang.config import Settings, get_settings
@@ -27,11 +28,13 @@ from xinfang.engine import Engine
 from xinfang.heads import probabilities, target_matrix
 from xinfang.labels import LabelledLetter
 from xinfang.metrics import head_metrics
+from xinfang.ngram_model import NGRAM_FILE
 from xinfang.schema import Schema, load_schema
 from xinfang.sources import review_files  # reviewers' corrections feed every later training run
-from xinfang.text import LetterTokenizer
+from xinfang.text import LetterTokenizer, normalise
 
-REAL_SOURCES = {"tipdm2020", "cold"}
+REAL_SOURCES = {"jijian", "tipdm2020", "cold"}
+LETTER_SOURCES = {"jijian", "tipdm2020"}  # real letters (COLD holds short comments, not letters)
 
 
 def resolve_base(base: str, console: Console) -> Path:
@@ -153,7 +156,11 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     console.print(f"data: {len(corpus.train)} train letters -> {len(train_ds)} windows; "
                   f"{len(corpus.dev)} dev letters -> {len(dev_ds)} windows ({timings['data_s']:.1f}s)")
 
-    model = MultiHeadModel(load_encoder(base_dir), schema, pooling=base_card.get("pooling", "mean"),
+    t = time.monotonic()
+    ngram = fit_ngram_model(corpus.train, schema) if prof.ngram_blend else None
+    timings["ngram_s"] = time.monotonic() - t
+
+    model = MultiHeadModel(load_encoder(base_dir, prof.encoder_layers), schema, pooling=base_card.get("pooling", "mean"),
                            class_weights=class_weights(train_ds, schema))
     with tempfile.TemporaryDirectory(prefix="xinfang-train-") as work:
         result = fit(model, train_ds, dev_ds, prof, tokenizer.pad_id, Path(work), console)
@@ -163,11 +170,10 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
 
     t = time.monotonic()
     dev_logits = predict_letters(model, dev_ds, len(corpus.dev), tokenizer.pad_id)
-    calibration: dict = {}
-    for head in schema.heads:
-        sel = _labelled(head.name, corpus.dev)
-        y = target_matrix(head, [x.labels[head.name] for x, s in zip(corpus.dev, sel, strict=True) if s])
-        calibration[head.name] = calibrate_head(head, dev_logits[head.name][sel], y, prof.target_precision)
+    dev_partner = ngram.logits([normalise(x.text) for x in corpus.dev]) if ngram is not None else {}
+    real = np.array([x.source in LETTER_SOURCES for x in corpus.dev], dtype=bool)
+    calibration, dev_logits = calibrate_model(schema, corpus.dev, dev_logits, dev_partner, prof.target_precision,
+                                              real, prof.max_flag_rate)
     dev_metrics = evaluate_logits(schema, corpus.dev, dev_logits, calibration)
     timings["calibrate_s"] = time.monotonic() - t
     print_metrics(console, "dev metrics per head (calibrated; dev is used for early stopping and calibration)",
@@ -183,13 +189,16 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     # int8 scales calibrated on dev windows, real letters first
     calib = calibration_windows(dev_ds["input_ids"], dev_ds["letter_row"], [x.source != "generated" for x in corpus.dev])
     exported = export_onnx(model, staging, calib)
-    par = parity(model, exported, dev_ds["input_ids"], tokenizer.pad_id, dev_ds["letter_row"], calibration)
+    par = parity(model, exported, dev_ds["input_ids"], tokenizer.pad_id, dev_ds["letter_row"], calibration,
+                 dev_partner)
     timings["export_s"] = time.monotonic() - t
     console.print(f"export: fp32 vs torch max |Δlogit| {par['fp32_vs_torch_max_abs']:.2e}; int8 agreement "
                   f"on dev letters (min over heads) {par['int8_min_agreement']:.3f}; sizes {par['size_bytes']}")
 
     write_serving_files(staging, base_dir / "tokenizer.json", schema, calibration, prof, tokenizer.pad_id,
                         model.pooling)
+    if ngram is not None:
+        ngram.save(staging / NGRAM_FILE)
     (staging / "splits.json").write_text(json.dumps(split_ids(corpus), indent=1), encoding="utf-8")
 
     t = time.monotonic()

@@ -18,7 +18,11 @@ class Profile(BaseModel):
     generated_test: int = 300
     cold_train: int = 2000
     cold_dev_internal: int = 160
-    tipdm_dev_fraction: float = 0.2
+    real_dev_fraction: float = Field(0.2, description="share of real letters (whole submitter and near-duplicate "
+                                     "groups) held out for early stopping and calibration")
+    jijian_limit: int | None = Field(None, description="use at most this many jijian letters (tests)")
+    ngram_blend: bool = Field(True, description="fit a character n-gram model and blend it with the encoder")
+    encoder_layers: int | None = Field(None, description="keep only the encoder's lower N layers (None: all)")
     epochs: float = 1.0
     batch_size: int = 16
     learning_rate: float = 8e-5
@@ -32,10 +36,16 @@ class Profile(BaseModel):
                            "well before it on an idle 2-core machine, so runs are reproducible)")
     target_precision: float = Field(0.9, description="auto-route precision target per head")
     malicious_rate: float = 0.2
+    max_flag_rate: dict[str, float] = Field(
+        default_factory=lambda: {"malicious": 0.02, "abusive": 0.02},
+        description="binary heads whose flag rate on real dev letters is capped (rare in real intake)")
 
 
 PROFILES: dict[str, Profile] = {
-    "quick": Profile(name="quick"),
+    # sized by measurement on 2 cores: one pass over the real letters (one window each) through the lower
+    # 6 of e5-small's 12 layers, no dev passes while training; the n-gram partner carries the rest
+    "quick": Profile(name="quick", encoder_layers=6, max_windows_per_letter=1, generated_train=200, generated_dev=0,
+                     cold_train=1000, cold_dev_internal=200, epochs=1.0, learning_rate=5e-5, eval_times=0),
     "full": Profile(
         name="full", max_length=256, overlap=64, max_windows_per_letter=6, generated_train=8000,
         generated_dev=800, generated_test=1500, cold_train=12000, cold_dev_internal=1500, epochs=4.0,
@@ -45,7 +55,7 @@ PROFILES: dict[str, Profile] = {
     "tiny": Profile(
         name="tiny", max_length=64, overlap=16, max_windows_per_letter=2, generated_train=24, generated_dev=12,
         generated_test=12, cold_train=12, cold_dev_internal=8, epochs=1.0, batch_size=8, eval_times=1,
-        time_budget_s=120.0,
+        time_budget_s=120.0, jijian_limit=60,
     ),
 }
 

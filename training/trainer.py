@@ -67,10 +67,11 @@ def class_weights(ds: Dataset, schema: Schema, cap: float = 8.0) -> dict[str, li
 
 
 class TimeBudget(TrainerCallback):
-    """Stops training once the wall-clock budget is spent (the run still evaluates and saves)."""
+    """Stops training once the wall-clock budget is spent (a run that evaluates on dev still does so)."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, evaluate: bool = True):
         self.seconds = seconds
+        self.evaluate = evaluate
         self.start = time.monotonic()
         self.hit = False
 
@@ -78,7 +79,7 @@ class TimeBudget(TrainerCallback):
         if time.monotonic() - self.start > self.seconds:
             self.hit = True
             control.should_training_stop = True
-            control.should_evaluate = True
+            control.should_evaluate = self.evaluate
         return control
 
 
@@ -142,6 +143,7 @@ def fit(model: MultiHeadModel, train: Dataset, dev: Dataset, profile: Profile, p
     steps_per_epoch = math.ceil(len(train) / profile.batch_size)
     max_steps = max(1, math.ceil(steps_per_epoch * profile.epochs))
     eval_steps = max(1, math.ceil(max_steps / max(profile.eval_times, 1)))
+    evaluate = profile.eval_times > 0  # 0: a fixed schedule, no dev passes during training (the quick profile)
     args = TrainingArguments(
         output_dir=str(workdir),
         per_device_train_batch_size=profile.batch_size,
@@ -149,13 +151,13 @@ def fit(model: MultiHeadModel, train: Dataset, dev: Dataset, profile: Profile, p
         max_steps=max_steps,
         lr_scheduler_type="linear",
         warmup_steps=max(1, int(profile.warmup_ratio * max_steps)),
-        eval_strategy="steps",
+        eval_strategy="steps" if evaluate else "no",
         eval_steps=eval_steps,
-        save_strategy="steps",
+        save_strategy="steps" if evaluate else "no",
         save_steps=eval_steps,
         save_total_limit=1,
         save_only_model=True,
-        load_best_model_at_end=True,
+        load_best_model_at_end=evaluate,
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=max(1, min(10, eval_steps)),
@@ -171,7 +173,7 @@ def fit(model: MultiHeadModel, train: Dataset, dev: Dataset, profile: Profile, p
         dataloader_num_workers=0,
         log_level="error",
     )
-    budget = TimeBudget(profile.time_budget_s)
+    budget = TimeBudget(profile.time_budget_s, evaluate)
     trainer = Trainer(
         model=model,
         args=args,
@@ -179,7 +181,8 @@ def fit(model: MultiHeadModel, train: Dataset, dev: Dataset, profile: Profile, p
         eval_dataset=dev,
         data_collator=WindowCollator(pad_id, model.schema),
         optimizers=(_optimizer(model, profile), None),
-        callbacks=[budget, RichProgress(console), EarlyStoppingCallback(profile.early_stopping_patience)],
+        callbacks=[budget, RichProgress(console)]
+        + ([EarlyStoppingCallback(profile.early_stopping_patience)] if evaluate else []),
     )
     for noisy in (PrinterCallback, ProgressCallback):  # rich progress replaces their prints
         trainer.remove_callback(noisy)

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from xinfang.heads import aggregate_windows, confidence, decisions, probabilities
+from xinfang.heads import aggregate_windows, blend_logits, confidence, decisions, probabilities
 from xinfang.model_folder import ModelFolder
+from xinfang.ngram_model import NGRAM_FILE, NgramModel
 from xinfang.precision import Precision
 from xinfang.schema import Head, HeadKind
 from xinfang.text import LetterTokenizer, normalise
@@ -48,6 +49,8 @@ class Engine:
         self.precision = self.folder.resolve_precision(precision)
         self.session = ort.InferenceSession(str(self.folder.onnx_path(self.precision)), opts,
                                             providers=["CPUExecutionProvider"])
+        ngram_path = self.folder.path / NGRAM_FILE
+        self.ngram = NgramModel.load(ngram_path) if ngram_path.is_file() else None  # the blend partner
         self.outputs = [o.name for o in self.session.get_outputs()]
         missing = set(self.schema.head_names) - set(self.outputs)
         if missing:
@@ -70,18 +73,23 @@ class Engine:
         return run_length_sorted(windows, self.pad_id, run, self.max_batch, self.batch_tokens)
 
     def letter_logits(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Letter-level (aggregated, uncalibrated) logits per head."""
+        """Letter-level (aggregated, uncalibrated) logits per head: the encoder's, blended with the n-gram
+        model's where the folder has one."""
         windows: list[list[int]] = []
         rows: list[int] = []
-        for i, text in enumerate(texts):
-            for w in self.tokenizer.windows(normalise(text)):
+        normalised = [normalise(text) for text in texts]
+        for i, text in enumerate(normalised):
+            for w in self.tokenizer.windows(text):
                 windows.append(w.ids)
                 rows.append(i)
         if not windows:
             return {h.name: np.zeros((0, h.n_outputs)) for h in self.schema.heads}
         raw = self._run(windows)
         r = np.asarray(rows)
-        return {h.name: aggregate_windows(raw[h.name], r, len(texts), h.kind) for h in self.schema.heads}
+        partner = self.ngram.logits(normalised) if self.ngram is not None else {}
+        return {h.name: blend_logits(aggregate_windows(raw[h.name], r, len(texts), h.kind), partner.get(h.name),
+                                     self._cal(h).get("blend"))
+                for h in self.schema.heads}
 
     def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         logits = self.letter_logits(texts)

@@ -21,6 +21,14 @@ def aggregate_windows(logits: np.ndarray, letter_index: np.ndarray, n_letters: i
     return out
 
 
+def blend_logits(encoder: np.ndarray, ngram: np.ndarray | None, weights: dict | None) -> np.ndarray:
+    """A head's letter logits: `encoder` * encoder logits + `ngram` * n-gram model logits, with the weights
+    fitted at calibration; the encoder's own logits where there is no n-gram model or no blend."""
+    if ngram is None or not weights:
+        return encoder
+    return float(weights["encoder"]) * np.asarray(encoder, dtype=np.float64) + float(weights["ngram"]) * ngram
+
+
 def probabilities(logits: np.ndarray, kind: HeadKind, temperature: float = 1.0) -> np.ndarray:
     """Calibrated probabilities: softmax for single-label heads, sigmoid otherwise."""
     z = np.asarray(logits, dtype=np.float64) / max(float(temperature), 1e-6)

@@ -118,7 +118,21 @@ def test_route_threshold_meets_target_precision():
     assert ((probs.argmax(1) == y.argmax(1))[sel]).mean() >= 0.9
     assert 0 < route["coverage"] < 1
     cal = calibrate_head(head, logits, y, 0.9)
-    assert set(cal) == {"temperature", "decision_thresholds", "route", "n_dev"}
+    assert set(cal) == {"temperature", "decision_thresholds", "route", "n_dev", "n_dev_real"}
+
+
+def test_rare_head_flag_rate_is_capped_on_real_letters():
+    head = load_schema().head("malicious")
+    rng = np.random.default_rng(3)
+    y = (rng.random((400, 1)) < 0.3).astype(int)  # a dev set rich in positives (e.g. generated letters)
+    logits = (y * 2.0 - 1.0) + rng.normal(0, 1.0, size=(400, 1))
+    real = np.arange(400) < 200
+    free = calibrate_head(head, logits, y, 0.9, real)
+    capped = calibrate_head(head, logits, y, 0.9, real, max_flag_rate=0.02)
+    p = probabilities(logits, head.kind, capped["temperature"])
+    assert (p[real, 0] >= capped["decision_thresholds"][0]).mean() <= 0.02
+    assert capped["decision_thresholds"][0] > free["decision_thresholds"][0]
+    assert capped["max_flag_rate"] == 0.02 and capped["n_dev_real"] == 200
 
 
 def test_decision_threshold_falls_back_when_class_is_not_separated():

@@ -3,6 +3,8 @@ confidence threshold chosen so that routed-automatically letters meet a target p
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 
@@ -82,7 +84,8 @@ def calibrate_head(head: Head, logits: np.ndarray, y: np.ndarray, target_precisi
     probs = probabilities(logits, head.kind, temperature)
     thresholds = fit_decision_thresholds(head, probs, y)
     if max_flag_rate is not None and head.kind is HeadKind.binary:
-        thresholds = [round(cap_flag_rate(thresholds[0], probs[real, 0], max_flag_rate), 6)]
+        capped = cap_flag_rate(thresholds[0], probs[real, 0], max_flag_rate)
+        thresholds = [math.ceil(capped * 1e6) / 1e6]  # rounded up: rounding must not flag one more letter
     route = fit_route_threshold(head, probs[real], y[real], thresholds or None, target_precision)
     return {"temperature": round(temperature, 6), "decision_thresholds": thresholds, "route": route,
             "n_dev": int(len(y)), "n_dev_real": int(real.sum()),

@@ -37,14 +37,14 @@ def test_result_shape_follows_schema(engine):
         assert (r["route"]["decision"] == "human") == bool(r["route"]["reasons"])
 
 
-def test_spans_point_into_original_text(engine):
+def test_one_credibility_answer_with_spans_into_the_original_text(engine):
     r = engine.score(LETTERS[:2])
     text = LETTERS[0].text
-    assert r[0]["credibility"]["signals"], "the first letter is full of signals"
-    for s in r[0]["credibility"]["signals"]:
+    cred = r[0]["credibility"]
+    # one answer: every present signal carries evidence, and every evidence span belongs to a present signal
+    assert {s["type"] for s in cred["signals"]} == set(cred["labels"])
+    for s in cred["signals"]:
         assert text[s["start"]: s["end"]] == s["text"]
-    types = {s["type"] for s in r[0]["credibility"]["signals"]}
-    assert {"specific_amount", "specific_time"} <= types
     assert {i["type"] for i in r[1]["malicious"]["indicators"]} >= {"hearsay", "threat"}
 
 

@@ -59,3 +59,29 @@ def test_blend_weights_mix_logits():
     assert np.allclose(blend_logits(enc, ng, {"encoder": 0.5, "ngram": 2.0}), [[6.5, -0.5]])
     assert blend_logits(enc, None, {"encoder": 0.5, "ngram": 2.0}) is enc
     assert blend_logits(enc, ng, None) is enc
+
+
+def test_every_present_signal_gets_a_span_or_is_dropped():
+    from xinfang.credibility import present_signals
+    from xinfang.signals import Signal
+
+    schema = load_schema()
+    head = schema.head("credibility")
+    letters = [LabelledLetter(id=str(i), text=t, source="jijian",
+                              labels={"credibility": ["evidence"] if "转账" in t or "照片" in t else []})
+               for i, t in enumerate(["有转账记录为证", "附照片三张", "咨询政策", "希望回复", "我有转账凭证"] * 4)]
+    model = fit_ngram_model(letters, schema, min_df=1)
+    text = "村主任收钱，我手里有转账截图。"
+    answer = {"labels": ["evidence", "signed"]}
+    present_signals(answer, text, [], head.class_ids, model)
+    # evidence: no rule span, so the n-gram model shows where it reads it; signed: nothing to show, dropped
+    assert answer["labels"] == ["evidence"]
+    (span,) = answer["signals"]
+    assert span["source"] == "model" and text[span["start"]: span["end"]] == span["text"] and "转账" in span["text"]
+    rule = Signal(type="evidence", text="转账截图", start=text.index("转账截图"), end=text.index("转账截图") + 4)
+    answer = {"labels": ["evidence"]}
+    present_signals(answer, text, [rule], head.class_ids, None)
+    assert [s["source"] for s in answer["signals"]] == ["rule"]
+    answer = {"labels": ["evidence"]}
+    present_signals(answer, text, [], head.class_ids, None)
+    assert answer == {"labels": [], "signals": []}

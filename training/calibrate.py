@@ -30,20 +30,30 @@ def fit_temperature(head: Head, logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(res.x))
 
 
-def fit_blend(head: Head, encoder: np.ndarray, ngram: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Weights (a, b >= 0) of `a * encoder + b * ngram` letter logits minimising dev negative log-likelihood;
-    the two models' logits are on different scales, so the weights also calibrate. Too few dev letters:
-    the encoder alone."""
+def fit_blend(head: Head, encoder: np.ndarray, ngram: np.ndarray, y: np.ndarray,
+              rules: np.ndarray | None = None) -> dict:
+    """Weights (a, b >= 0, and per class r >= 0 with `rules`) of `a * encoder + b * ngram + r * rules` letter
+    logits minimising dev negative log-likelihood; the models' logits are on different scales, so the
+    weights also calibrate. Too few dev letters: the encoder alone."""
     from scipy.optimize import minimize
 
     if len(y) < 20:
         return {"encoder": 1.0, "ngram": 0.0}
+    n_rules = 0 if rules is None else rules.shape[1]
+
+    def logits(w: np.ndarray) -> np.ndarray:
+        z = w[0] * encoder + w[1] * ngram
+        return z + rules * w[2:][None, :] if n_rules else z
 
     def loss(w: np.ndarray) -> float:
-        return _nll(head, w[0] * encoder + w[1] * ngram, y, 1.0) + 1e-4 * float(w @ w)
+        return _nll(head, logits(w), y, 1.0) + 1e-4 * float(w @ w)
 
-    res = minimize(loss, x0=np.array([0.5, 0.5]), bounds=[(0.0, 10.0), (0.0, 10.0)], method="L-BFGS-B")
-    return {"encoder": round(float(res.x[0]), 6), "ngram": round(float(res.x[1]), 6)}
+    res = minimize(loss, x0=np.r_[0.5, 0.5, np.zeros(n_rules)], bounds=[(0.0, 10.0)] * (2 + n_rules),
+                   method="L-BFGS-B")
+    out: dict = {"encoder": round(float(res.x[0]), 6), "ngram": round(float(res.x[1]), 6)}
+    if n_rules:
+        out["rules"] = [round(float(v), 6) for v in res.x[2:]]
+    return out
 
 
 def fit_route_threshold(head: Head, probs: np.ndarray, y: np.ndarray, thresholds: list[float],
@@ -94,18 +104,22 @@ def calibrate_head(head: Head, logits: np.ndarray, y: np.ndarray, target_precisi
 
 def calibrate_model(schema: Schema, letters: list[LabelledLetter], logits: dict[str, np.ndarray],
                     partner: dict[str, np.ndarray], target_precision: float, real: np.ndarray,
-                    max_flag_rate: dict[str, float]) -> tuple[dict, dict[str, np.ndarray]]:
+                    max_flag_rate: dict[str, float], rules: dict[str, np.ndarray] | None = None
+                    ) -> tuple[dict, dict[str, np.ndarray]]:
     """Calibration of every head on dev letters (each head on the letters labelled for it): the blend with
-    the n-gram partner's logits where there is one, then temperature, thresholds and route. Returns the
-    calibration and the blended dev logits."""
+    the n-gram partner's logits (and rule evidence, for heads in `rules`) where there is a partner, then
+    temperature, thresholds and route. Returns the calibration and the blended dev logits."""
+    rules = rules or {}
     calibration: dict = {}
     blended: dict[str, np.ndarray] = {}
     for head in schema.heads:
         sel = np.array([head.name in x.labels for x in letters], dtype=bool)
         y = target_matrix(head, [x.labels[head.name] for x, s in zip(letters, sel, strict=True) if s])
         other = partner.get(head.name)
-        weights = fit_blend(head, logits[head.name][sel], other[sel], y) if other is not None else None
-        blended[head.name] = blend_logits(logits[head.name], other, weights)
+        hits = rules.get(head.name)
+        weights = (fit_blend(head, logits[head.name][sel], other[sel], y, None if hits is None else hits[sel])
+                   if other is not None else None)
+        blended[head.name] = blend_logits(logits[head.name], other, weights, hits)
         cal = calibrate_head(head, blended[head.name][sel], y, target_precision, real[sel],
                              max_flag_rate.get(head.name))
         calibration[head.name] = {**({"blend": weights} if weights else {}), **cal}

@@ -197,7 +197,7 @@ def onnx_window_logits(path: Path, windows: list[list[int]], pad_id: int, batch_
 
 def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]], pad_id: int,
            letter_rows: list[int] | None = None, calibration: dict | None = None,
-           ngram_logits: dict[str, np.ndarray] | None = None) -> dict:
+           ngram_logits: dict[str, np.ndarray] | None = None, rules: dict[str, np.ndarray] | None = None) -> dict:
     """fp32 ONNX vs torch: max |logit difference| over windows. int8 vs fp32: label agreement per head on
     letters (windows aggregated, calibrated temperature and thresholds): the share of (letter, class)
     decisions that agree, and the share of letters whose whole answer agrees. With `ngram_logits` (letter
@@ -214,11 +214,11 @@ def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]]
         n = head.name
         cal = (calibration or {}).get(n, {})
         temp, thr = cal.get("temperature", 1.0), cal.get("decision_thresholds") or None
-        partner, weights = (ngram_logits or {}).get(n), cal.get("blend")
+        partner, weights, hits = (ngram_logits or {}).get(n), cal.get("blend"), (rules or {}).get(n)
 
-        def letter_decisions(window_logits: np.ndarray, head=head, partner=partner, weights=weights,
+        def letter_decisions(window_logits: np.ndarray, head=head, partner=partner, weights=weights, hits=hits,
                              temp=temp, thr=thr) -> np.ndarray:
-            z = blend_logits(aggregate_windows(window_logits, rows, n_letters, head.kind), partner, weights)
+            z = blend_logits(aggregate_windows(window_logits, rows, n_letters, head.kind), partner, weights, hits)
             return decisions(probabilities(z, head.kind, temp), head.kind, thr)
 
         a, b = letter_decisions(fp[n]), letter_decisions(q8[n])

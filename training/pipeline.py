@@ -24,6 +24,7 @@ from training.ngram import fit_ngram_model
 from training.profiles import Profile, get_profile
 from training.trainer import class_weights, fit, predict_letters
 from xinfang.config import Settings, get_settings
+from xinfang.credibility import rule_evidence
 from xinfang.engine import Engine
 from xinfang.heads import probabilities, target_matrix
 from xinfang.labels import LabelledLetter
@@ -172,8 +173,9 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     dev_logits = predict_letters(model, dev_ds, len(corpus.dev), tokenizer.pad_id)
     dev_partner = ngram.logits([normalise(x.text) for x in corpus.dev]) if ngram is not None else {}
     real = np.array([x.source in LETTER_SOURCES for x in corpus.dev], dtype=bool)
+    dev_rules = rule_evidence(schema, [x.text for x in corpus.dev]) if ngram is not None else {}
     calibration, dev_logits = calibrate_model(schema, corpus.dev, dev_logits, dev_partner, prof.target_precision,
-                                              real, prof.max_flag_rate)
+                                              real, prof.max_flag_rate, dev_rules)
     dev_metrics = evaluate_logits(schema, corpus.dev, dev_logits, calibration)
     timings["calibrate_s"] = time.monotonic() - t
     print_metrics(console, "dev metrics per head (calibrated; dev is used for early stopping and calibration)",
@@ -190,7 +192,7 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     calib = calibration_windows(dev_ds["input_ids"], dev_ds["letter_row"], [x.source != "generated" for x in corpus.dev])
     exported = export_onnx(model, staging, calib)
     par = parity(model, exported, dev_ds["input_ids"], tokenizer.pad_id, dev_ds["letter_row"], calibration,
-                 dev_partner)
+                 dev_partner, dev_rules)
     timings["export_s"] = time.monotonic() - t
     console.print(f"export: fp32 vs torch max |Δlogit| {par['fp32_vs_torch_max_abs']:.2e}; int8 agreement "
                   f"on dev letters (min over heads) {par['int8_min_agreement']:.3f}; sizes {par['size_bytes']}")

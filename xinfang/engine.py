@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from xinfang.credibility import present_signals, rule_evidence, span_dict
 from xinfang.heads import aggregate_windows, blend_logits, confidence, decisions, probabilities
 from xinfang.model_folder import ModelFolder
 from xinfang.ngram_model import NGRAM_FILE, NgramModel
 from xinfang.precision import Precision
 from xinfang.schema import Head, HeadKind
+from xinfang.signals import MALICIOUS_INDICATORS, Signal, extract_signals
 from xinfang.text import LetterTokenizer, normalise
 from xinfang.window_batches import run_length_sorted
 
@@ -72,9 +74,10 @@ class Engine:
 
         return run_length_sorted(windows, self.pad_id, run, self.max_batch, self.batch_tokens)
 
-    def letter_logits(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    def letter_logits(self, texts: Sequence[str], signals: Sequence[Sequence[Signal]] | None = None
+                      ) -> dict[str, np.ndarray]:
         """Letter-level (aggregated, uncalibrated) logits per head: the encoder's, blended with the n-gram
-        model's where the folder has one."""
+        model's (and the rule evidence in `signals`, found here when not given) where the folder has one."""
         windows: list[list[int]] = []
         rows: list[int] = []
         normalised = [normalise(text) for text in texts]
@@ -87,12 +90,14 @@ class Engine:
         raw = self._run(windows)
         r = np.asarray(rows)
         partner = self.ngram.logits(normalised) if self.ngram is not None else {}
+        rules = rule_evidence(self.schema, texts, signals) if self.ngram is not None else {}
         return {h.name: blend_logits(aggregate_windows(raw[h.name], r, len(texts), h.kind), partner.get(h.name),
-                                     self._cal(h).get("blend"))
+                                     self._cal(h).get("blend"), rules.get(h.name))
                 for h in self.schema.heads}
 
-    def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        logits = self.letter_logits(texts)
+    def probabilities(self, texts: Sequence[str], signals: Sequence[Sequence[Signal]] | None = None
+                      ) -> dict[str, np.ndarray]:
+        logits = self.letter_logits(texts, signals)
         return {h.name: probabilities(logits[h.name], h.kind, self._cal(h).get("temperature", 1.0))
                 for h in self.schema.heads}
 
@@ -102,8 +107,11 @@ class Engine:
     # ---- results ----
     def score(self, letters: Sequence[LetterIn]) -> list[dict]:
         """One result dict per letter, in input order."""
-        probs = self.probabilities([x.text for x in letters])
-        return [self._result(x, {h: p[i] for h, p in probs.items()}) for i, x in enumerate(letters)]
+        signals = [extract_signals(x.text) if self.with_signals or self.ngram is not None else []
+                   for x in letters]
+        probs = self.probabilities([x.text for x in letters], signals)
+        return [self._result(x, {h: p[i] for h, p in probs.items()}, signals[i] if self.with_signals else [])
+                for i, x in enumerate(letters)]
 
     def _head_answer(self, head: Head, p: np.ndarray) -> tuple[dict, float]:
         cal = self._cal(head)
@@ -123,12 +131,9 @@ class Engine:
             primary = max(labels, key=lambda c: scores[c])
         return {"labels": labels, "primary": primary, "scores": scores, "confidence": round(conf, 4)}, conf
 
-    def _result(self, letter: LetterIn, probs: dict[str, np.ndarray]) -> dict:
-        from xinfang.signals import CREDIBILITY_SIGNALS, MALICIOUS_INDICATORS, extract_signals
-
+    def _result(self, letter: LetterIn, probs: dict[str, np.ndarray], signals: Sequence[Signal]) -> dict:
         out: dict = {"id": letter.id, "model": self.model_ref}
         reasons: list[str] = []
-        signals = extract_signals(letter.text) if self.with_signals else []
         for head in self.schema.heads:
             answer, conf = self._head_answer(head, probs[head.name])
             route = self._cal(head).get("route", {})
@@ -142,10 +147,13 @@ class Engine:
             weights = {c.id: (c.weight if c.weight is not None else 1.0) for c in head.classes}
             total = sum(weights.values()) or 1.0
             cred["score"] = round(sum(weights[c] * cred["scores"][c] for c in weights) / total, 4)
-            cred["signals"] = [_span(s) for s in signals if s.type in CREDIBILITY_SIGNALS]
+            if self.with_signals:
+                present_signals(cred, letter.text, signals, head.class_ids, self.ngram, head.name)
+            else:
+                cred["signals"] = []
         if "malicious" in out:
             mal = out["malicious"]
-            mal["indicators"] = [_span(s) for s in signals if s.type in MALICIOUS_INDICATORS]
+            mal["indicators"] = [span_dict(s) for s in signals if s.type in MALICIOUS_INDICATORS]
             if mal.get("flag"):
                 kinds = sorted({s["type"] for s in mal["indicators"]})
                 reasons.append("malicious: possible false or malicious report; a person must review it"
@@ -156,6 +164,3 @@ class Engine:
         out["duplicates"] = []
         return out
 
-
-def _span(s: object) -> dict:
-    return {"type": s.type, "text": s.text, "start": s.start, "end": s.end, "source": s.source}

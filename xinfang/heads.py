@@ -21,12 +21,17 @@ def aggregate_windows(logits: np.ndarray, letter_index: np.ndarray, n_letters: i
     return out
 
 
-def blend_logits(encoder: np.ndarray, ngram: np.ndarray | None, weights: dict | None) -> np.ndarray:
-    """A head's letter logits: `encoder` * encoder logits + `ngram` * n-gram model logits, with the weights
-    fitted at calibration; the encoder's own logits where there is no n-gram model or no blend."""
+def blend_logits(encoder: np.ndarray, ngram: np.ndarray | None, weights: dict | None,
+                 rules: np.ndarray | None = None) -> np.ndarray:
+    """A head's letter logits: `encoder` * encoder logits + `ngram` * n-gram model logits (+ per class,
+    `rules` * whether the rules found evidence of that class), with the weights fitted at calibration;
+    the encoder's own logits where there is no n-gram model or no blend."""
     if ngram is None or not weights:
         return encoder
-    return float(weights["encoder"]) * np.asarray(encoder, dtype=np.float64) + float(weights["ngram"]) * ngram
+    z = float(weights["encoder"]) * np.asarray(encoder, dtype=np.float64) + float(weights["ngram"]) * ngram
+    if rules is not None and weights.get("rules") is not None:
+        z = z + np.asarray(rules, dtype=np.float64) * np.asarray(weights["rules"], dtype=np.float64)[None, :]
+    return z
 
 
 def probabilities(logits: np.ndarray, kind: HeadKind, temperature: float = 1.0) -> np.ndarray:

@@ -60,6 +60,31 @@ class NgramModel:
             out[head] = m
         return out
 
+    def evidence(self, text: str, head: str, column: int, width: int = 12) -> tuple[int, int] | None:
+        """[start, end) of the stretch of `text` (at most `width` characters) whose n-grams push this output
+        up the most, trimmed to characters that push it up; None when nothing in the text does."""
+        w = self.coef.get(head)
+        if w is None or not text:
+            return None
+        lowered = text.lower()
+        push = np.zeros(len(text))
+        for n in range(self.min_n, self.max_n + 1):
+            for i in range(len(text) - n + 1):
+                j = self.vocabulary.get(lowered[i: i + n])
+                if j is not None:
+                    push[i: i + n] += float(w[j, column]) * float(self.idf[j]) / n
+        if push.max() <= 0:
+            return None
+        k = min(width, len(text))
+        sums = np.convolve(push, np.ones(k), mode="valid")
+        start = int(sums.argmax())
+        end = start + k
+        while start < end and push[start] <= 0:
+            start += 1
+        while end > start and push[end - 1] <= 0:
+            end -= 1
+        return (start, end) if end > start else None
+
     def save(self, path: str | Path) -> None:
         terms = np.empty(len(self.vocabulary), dtype=object)
         for term, j in self.vocabulary.items():

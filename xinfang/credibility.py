@@ -1,0 +1,59 @@
+"""One credibility answer per letter: the calibrated decision per signal (encoder, n-gram partner and rule
+evidence fused at calibration), and for every signal marked present at least one span into the original text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from xinfang.ngram_model import NgramModel
+from xinfang.schema import Schema
+from xinfang.signals import CREDIBILITY_SIGNALS, Signal, extract_signals
+
+
+def rule_matrix(class_ids: Sequence[str], signals: Sequence[Sequence[Signal]]) -> np.ndarray:
+    """0/1 (letters x classes): whether the rules found a span of each class in each letter."""
+    col = {c: j for j, c in enumerate(class_ids)}
+    out = np.zeros((len(signals), len(class_ids)))
+    for i, found in enumerate(signals):
+        for s in found:
+            if s.type in col:
+                out[i, col[s.type]] = 1.0
+    return out
+
+
+def rule_evidence(schema: Schema, texts: Sequence[str], signals: Sequence[Sequence[Signal]] | None = None
+                  ) -> dict[str, np.ndarray]:
+    """Rule-evidence matrices for the heads whose classes are rule signal types (credibility), for the blend."""
+    heads = [h for h in schema.heads if set(h.class_ids) & set(CREDIBILITY_SIGNALS)]
+    if not heads:
+        return {}
+    if signals is None:
+        signals = [extract_signals(t) for t in texts]
+    return {h.name: rule_matrix(h.class_ids, signals) for h in heads}
+
+
+def span_dict(s: Signal) -> dict:
+    return {"type": s.type, "text": s.text, "start": s.start, "end": s.end, "source": s.source}
+
+
+def present_signals(answer: dict, text: str, signals: Sequence[Signal], class_ids: Sequence[str],
+                    ngram: NgramModel | None, head: str = "credibility") -> None:
+    """Fill `answer["signals"]` with the evidence of each signal in `answer["labels"]`: the rules' spans, else
+    the stretch of text that most supports it in the n-gram model (source "model"). A signal for which no
+    text can be shown is dropped from the labels: a reviewer must be able to check every signal."""
+    spans: list[dict] = []
+    kept: list[str] = []
+    for signal in answer.get("labels", []):
+        found = [span_dict(s) for s in signals if s.type == signal]
+        if not found and ngram is not None:
+            where = ngram.evidence(text, head, list(class_ids).index(signal))
+            if where is not None:
+                found = [{"type": signal, "text": text[where[0]: where[1]], "start": where[0], "end": where[1],
+                          "source": "model"}]
+        if found:
+            kept.append(signal)
+            spans += found
+    answer["labels"] = kept
+    answer["signals"] = spans

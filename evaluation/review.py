@@ -57,11 +57,13 @@ class ExportResult:
 
 
 def export_review(
-    folder: ModelFolder, data: Path, out: Path, limit: int | None = None, threads: int = 0
+    folder: ModelFolder, data: Path, out: Path, limit: int | None = None, threads: int = 0,
+    uncertain: int | None = None,
 ) -> ExportResult:
     """Write the letters of `data` worth a human look (model and label disagree, confidence below the
     route threshold, suspected label error) to CSV: masked text, the model's view and empty
-    corrected_* columns."""
+    corrected_* columns. With `uncertain`, instead the letters whose labels would teach the next training
+    run most (evaluation.uncertainty), labelled or not."""
     from evaluation.label_noise import head_label_issues
     from xinfang.engine import Engine
     from xinfang.heads import confidence, decisions, target_matrix
@@ -111,6 +113,15 @@ def export_review(
         (i for i, r in enumerate(reasons) if r),
         key=lambda i: (-any(r.startswith("suspected") for r in reasons[i]), -len(reasons[i]), i),
     )
+    if uncertain is not None and letters:
+        from evaluation.uncertainty import select_uncertain
+
+        picked = select_uncertain(schema, probs, folder.calibration, uncertain)
+        reasons = [[] for _ in letters]
+        for i, why in picked:
+            reasons[i].append(why)
+        order = [i for i, _ in picked]
+        counts = {"uncertain": len(order)}
     if limit:
         order = order[:limit]
     columns = list(FIXED_COLUMNS)

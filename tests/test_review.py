@@ -176,3 +176,36 @@ def test_review_cli_export_and_import(tiny_model_dir: Path, letters_file: Path, 
     write_csv(out, fields, rows)
     res = runner.invoke(app, ["review", "import", str(out), "--reviewer", "张"], env={"COLUMNS": "300"})
     assert res.exit_code == 2 and "r.csv:2" in res.output and "不存在" in res.output
+
+
+def test_select_uncertain_picks_least_sure_letters_and_rare_predictions() -> None:
+    import numpy as np
+
+    from evaluation.uncertainty import select_uncertain
+    from xinfang.schema import Schema, load_schema
+
+    full = load_schema()
+    schema = Schema(name="two", heads=[full.head("sector"), full.head("malicious")])
+    sector = np.tile(np.eye(7)[0] * 0.9 + 0.1 / 7, (30, 1))
+    sector[3] = [0.3, 0.29, 0.11, 0.1, 0.1, 0.05, 0.05]  # letter 3: two classes nearly tied
+    malicious = np.full((30, 1), 0.05)
+    malicious[7] = 0.97  # letter 7: the only letter flagged, a rare prediction
+    calibration = {"malicious": {"decision_thresholds": [0.5]}}
+    picked = select_uncertain(schema, {"sector": sector, "malicious": malicious}, calibration, 2)
+    assert [i for i, _ in picked] == [7, 3]
+    assert "malicious=malicious" in picked[0][1] and "sector" in picked[1][1]
+
+
+def test_review_cli_select_uncertain(tiny_model_dir: Path, letters_file: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from xinfang.cli import app
+
+    out = tmp_path / "u.csv"
+    args = ["review", "export", str(letters_file), "--model", str(tiny_model_dir), "-o", str(out)]
+    res = CliRunner().invoke(app, [*args, "--select", "uncertain", "2"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    _, rows = read_csv(out)
+    assert len(rows) == 2 and all(r["reasons"].startswith(("uncertain", "rare prediction")) for r in rows)
+    res = CliRunner().invoke(app, [*args, "--select", "random", "2"], env={"COLUMNS": "300"})
+    assert res.exit_code != 0

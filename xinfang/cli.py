@@ -288,9 +288,13 @@ def review_export(
     model: Annotated[str, typer.Option(help="'current', a version, name/version or a folder")] = "current",
     out: Annotated[Path, typer.Option("--out", "-o", help="review CSV to write")] = Path("review.csv"),
     limit: Annotated[int, typer.Option(help="at most this many letters (0 = all)")] = 0,
+    select: Annotated[tuple[str, int], typer.Option(
+        help="which letters: 'flagged 0' (confusions, low confidence, suspected label errors) or "
+             "'uncertain N' (the N letters whose labels would teach the next training run most)")] = ("flagged", 0),
 ) -> None:
-    """Write confusions, low-confidence letters and suspected label errors to a CSV for reviewers
-    (personal data masked; fill corrected_<head> and reviewer, then `xinfang review import`)."""
+    """Write confusions, low-confidence letters and suspected label errors (or, with --select uncertain N,
+    the letters most worth labelling next) to a CSV for reviewers (personal data masked; fill
+    corrected_<head> and reviewer, then `xinfang review import`)."""
     from evaluation.review import export_review
     from xinfang.config import get_settings
     from xinfang.model_folder import ModelFolder
@@ -298,7 +302,11 @@ def review_export(
     settings = get_settings()
     try:
         folder = ModelFolder.resolve(settings.models_dir, model)
-        res = export_review(folder, data, out, limit or None, settings.threads)
+        kind, n = select
+        if kind not in {"flagged", "uncertain"} or (kind == "uncertain" and n < 1):
+            raise typer.BadParameter("--select is 'flagged 0' or 'uncertain N' with N >= 1")
+        res = export_review(folder, data, out, limit or None, settings.threads,
+                            uncertain=n if kind == "uncertain" else None)
     except XinfangError as exc:
         raise _fail(exc) from None
     console.print(f"{res.n_rows} of {res.n_letters} letters to review written to {res.path} "

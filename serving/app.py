@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from serving.auth import KeyGate
 from serving.batcher import MicroBatcher
@@ -74,7 +75,7 @@ def _build_state(settings: Settings, engine: Scores | None, folder: ModelFolder 
                     keyer=SubmitterKeyer.from_settings(settings))
     batcher: MicroBatcher[Submission, dict[str, Any]] = MicroBatcher(
         scorer, settings.microbatch_size, settings.microbatch_wait_ms, settings.queue_size,
-        max_cost=settings.microbatch_tokens)
+        max_cost=settings.microbatch_tokens, shared_failures=(SQLAlchemyError,))  # a store down is no letter's fault
     tokenizer = getattr(engine, "tokenizer", None)
     if not isinstance(tokenizer, LetterTokenizer):  # a stand-in engine: the folder's tokenizer counts the same
         tokenizer = LetterTokenizer.from_file(folder.path / "tokenizer.json")

@@ -54,10 +54,12 @@ class MicroBatcher(Generic[T, R]):
     the next, so long letters are never starved either. `submit` raises QueueFull at once when the queue
     lacks room for all its items. An item whose caller has gone (its `submit` was cancelled) leaves the
     queue at once and is never processed. When a micro-batch fails, each of its items is processed again
-    alone, so one bad item fails only its own caller."""
+    alone, so one bad item fails only its own caller; except for `shared_failures` (a store that is down),
+    which no item causes: those fail the whole micro-batch at once, with no retries."""
 
     def __init__(self, process: Callable[[list[T]], list[R]], max_batch: int = 16, max_wait_ms: float = 2.0,
-                 queue_size: int = 256, max_cost: int | None = None):
+                 queue_size: int = 256, max_cost: int | None = None,
+                 shared_failures: tuple[type[Exception], ...] = ()):
         if max_batch < 1 or queue_size < 1:
             raise ValueError("max_batch and queue_size must be positive")
         self.process = process
@@ -65,6 +67,7 @@ class MicroBatcher(Generic[T, R]):
         self.max_wait = max_wait_ms / 1000
         self.queue_size = queue_size
         self.max_cost = max_cost
+        self.shared_failures = shared_failures
         self._flows: list[_Flow[T, R]] = []  # one per waiting submission
         self._arrivals = 0
         self._waiting = 0
@@ -213,9 +216,9 @@ class MicroBatcher(Generic[T, R]):
         try:
             return [(job, result, None) for job, result in zip(batch, await self._process(batch), strict=True)]
         except Exception as exc:
-            if len(batch) == 1:
-                log.error("an item failed: %s", type(exc).__name__, exc_info=exc)
-                return [(batch[0], None, exc)]
+            if len(batch) == 1 or isinstance(exc, self.shared_failures):
+                log.error("%d item(s) failed: %s", len(batch), type(exc).__name__, exc_info=exc)
+                return [(job, None, exc) for job in batch]
             log.warning("micro-batch of %d failed (%s); processing each item alone", len(batch), type(exc).__name__)
         outcome: list[tuple[_Job[T, R], R | None, Exception | None]] = []
         for job in batch:

@@ -136,6 +136,29 @@ def test_a_failing_item_fails_alone():
     assert calls[0] == [1, -1, 2, 3]  # one micro-batch failed, then each letter was tried on its own
 
 
+def test_a_shared_failure_fails_the_micro_batch_once_without_retries():
+    calls: list[list[int]] = []
+
+    class StoreDown(RuntimeError):
+        pass
+
+    def process(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        raise StoreDown("database locked")
+
+    async def main() -> list:
+        batcher = MicroBatcher(process, max_batch=8, max_wait_ms=50, queue_size=16, shared_failures=(StoreDown,))
+        await batcher.start()
+        try:
+            return await asyncio.gather(batcher.submit([1]), batcher.submit([2, 3]), return_exceptions=True)
+        finally:
+            await batcher.close()
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(o, StoreDown) for o in outcomes)
+    assert calls == [[1, 2, 3]]  # no letter-by-letter retries: the store, not a letter, failed
+
+
 def run_held(max_batch: int, submissions: list[tuple[list[str], list[int]]]) -> list[list[str]]:
     """The micro-batches a batcher (max_cost 100) forms when the first submission's first item holds the
     worker until all the others are queued."""

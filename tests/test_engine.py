@@ -84,3 +84,24 @@ def test_auto_precision_follows_export_parity(tiny_model_dir, tmp_path):
     assert ModelFolder(folder).resolve_precision("auto") == "int8"
     with pytest.raises(ValueError):
         ModelFolder(folder).resolve_precision("int4")
+
+
+def test_a_head_that_does_not_route_never_sends_a_letter_to_a_person(tiny_model_dir, tmp_path):
+    import json
+    import shutil
+
+    import yaml
+
+    folder = tmp_path / "m" / "v1"
+    shutil.copytree(tiny_model_dir, folder)
+    cal = json.loads((folder / "calibration.json").read_text())
+    for head in cal.values():
+        head["route"] = {"threshold": 0.0}
+    cal["credibility"]["route"] = {"threshold": 1.01}  # nothing is ever this sure
+    (folder / "calibration.json").write_text(json.dumps(cal))
+    schema = yaml.safe_load((folder / "schema.yaml").read_text(encoding="utf-8"))
+    for routes in (True, False):
+        next(h for h in schema["heads"] if h["name"] == "credibility")["routes"] = routes
+        (folder / "schema.yaml").write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
+        r = Engine(folder, precision="fp32").score(LETTERS[:1])[0]
+        assert any(x.startswith("credibility:") for x in r["route"]["reasons"]) is routes

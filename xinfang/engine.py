@@ -138,7 +138,7 @@ class Engine:
             answer, conf = self._head_answer(head, probs[head.name])
             route = self._cal(head).get("route", {})
             threshold = route.get("threshold")
-            if threshold is not None and conf < threshold:
+            if head.routes and threshold is not None and conf < threshold:
                 reasons.append(f"{head.name}: confidence {conf:.2f} below the auto-route threshold {threshold:.2f}")
             out[head.name] = answer
         if "credibility" in out:

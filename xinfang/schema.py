@@ -45,6 +45,8 @@ class Head(BaseModel):
     kind: HeadKind
     description: str = ""
     classes: list[LabelClass] = Field(min_length=1)
+    routes: bool = Field(True, description="whether low confidence on this head sends the letter to a person "
+                                           "(false: the answer is shown, e.g. evidence, but does not route)")
 
     @model_validator(mode="after")
     def _check_classes(self) -> Head:

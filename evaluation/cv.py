@@ -93,3 +93,17 @@ def training_label_issues(
         ],
         "label_issues_total": len(issues),
     }
+
+
+JIJIAN_CV_DEFAULT = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "cv_jijian.json"
+
+
+def jijian_cv(folder: ModelFolder, path: Path | None = None) -> dict[str, Any] | None:
+    """Figures written by benchmarks/cv_jijian.py --out: <model folder>/cv_jijian.json, else the committed
+    benchmarks/results/cv_jijian.json (a run of the same profile, not necessarily of this very model)."""
+    for p in [Path(path)] if path else [folder.path / "cv_jijian.json", JIJIAN_CV_DEFAULT]:
+        if p.is_file():
+            data = json.loads(p.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and "model" in data:
+                return {**data, "source": str(p), "written_by": "benchmarks/cv_jijian.py"}
+    return None

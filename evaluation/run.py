@@ -166,9 +166,10 @@ def run_evaluation(
         except ImportError as exc:
             notes.append(f"cross-validation skipped: training extras missing ({exc.name})")
     if cfg.default_sets:
-        from evaluation.cv import transformer_sector_cv
+        from evaluation.cv import jijian_cv, transformer_sector_cv
 
         cv["transformer"] = transformer_sector_cv(folder, cfg.cv_results)
+        cv["jijian"] = jijian_cv(folder)
     result = {
         "title": "xinfang 模型评估报告",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -1,4 +1,4 @@
-"""Evaluation sets for a model: real held-out letters first (tipdm2020, COLD dev), then the generated test."""
+"""Evaluation sets for a model: real held-out letters first (jijian, tipdm2020, COLD dev), then the generated test."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from typing import Any
 from xinfang.config import Settings
 from xinfang.labels import LabelledLetter
 from xinfang.model_folder import ModelFolder
-from xinfang.sources import COLD_DEV, TIPDM_LABELLED, find_data_file, load_cold, load_tipdm
+from xinfang.sources import (
+    COLD_DEV,
+    JIJIAN_LETTERS,
+    TIPDM_LABELLED,
+    find_data_file,
+    load_cold,
+    load_jijian,
+    load_tipdm,
+)
 
 KIND_ORDER = {"real": 0, "user": 1, "generated": 2}
 
@@ -134,6 +142,23 @@ def tipdm_set(folder: ModelFolder, settings: Settings) -> EvalSet | None:
     )
 
 
+def jijian_set(folder: ModelFolder, settings: Settings) -> EvalSet | None:
+    """Hand-labelled real letters (jijian) the model was not trained on (splits.json); None without splits."""
+    path = find_data_file(settings, JIJIAN_LETTERS)
+    splits = (read_splits(folder) or {}).get("jijian")
+    if path is None or not splits or "train" not in splits:
+        return None
+    train = set(map(str, splits["train"]))
+    letters = load_jijian(path, folder.schema)
+    unseen = [x for x in letters if x.id not in train]
+    return EvalSet(
+        "jijian_unseen", "jijian 人工标注真实来信（模型未训练过的）", "real", unseen, True,
+        [f"{len(unseen)} of {len(letters)} hand-labelled real letters were not used for training (splits.json); "
+         "they are the dev split, used for the blend weights, calibration and route thresholds, so these figures "
+         "are slightly optimistic: the grouped cross-validation (benchmarks/cv_jijian.py) is the honest one"],
+    )
+
+
 def cold_set(folder: ModelFolder, settings: Settings, limit: int | None, seed: int) -> EvalSet | None:
     """COLD dev (held out from training) for the abusive head, optionally a seeded sample."""
     path = find_data_file(settings, COLD_DEV)
@@ -179,6 +204,7 @@ def default_sets(
         return [], [f"training extras missing ({exc.name}): the default evaluation sets cannot be built"]
     notes += more
     sets = [
+        jijian_set(folder, settings),
         tipdm_set(folder, settings),
         cold_set(folder, settings, max_per_set, profile.seed),
         generated_set(folder, profile),

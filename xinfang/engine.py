@@ -131,7 +131,7 @@ class Engine:
             primary = max(labels, key=lambda c: scores[c])
         return {"labels": labels, "primary": primary, "scores": scores, "confidence": round(conf, 4)}, conf
 
-    def _result(self, letter: LetterIn, probs: dict[str, np.ndarray], signals: Sequence[Signal]) -> dict:
+    def _result(self, letter: LetterIn, probs: dict[str, np.ndarray], signals: Sequence[Signal] = ()) -> dict:
         out: dict = {"id": letter.id, "model": self.model_ref}
         reasons: list[str] = []
         for head in self.schema.heads:

@@ -33,7 +33,7 @@ from xinfang.schema import load_schema
 def figures(schema, letters, probs, calibration, spans=None) -> dict:  # noqa: ANN001
     topic = schema.head("topic")
     thr = (calibration.get("topic") or {}).get("decision_thresholds") or None
-    out = {"topic": topic_figures(letters, primary_topics(probs["topic"], thr, topic.class_ids)),
+    out = {"topic": topic_figures(letters, primary_topics(topic, probs["topic"], thr)),
            "heads": head_figures(schema, letters, probs, calibration)}
     if spans is not None:
         out["credibility_spans"] = span_overlap(letters, spans)

@@ -9,24 +9,22 @@ from typing import Any
 
 import numpy as np
 
-from xinfang.heads import decisions, target_matrix
+from xinfang.heads import decisions, multi_label_answer, target_matrix
 from xinfang.labels import LabelledLetter
 from xinfang.metrics import head_metrics
-from xinfang.schema import HeadKind, Schema
+from xinfang.schema import Head, HeadKind, Schema
 from xinfang.thresholds import roc_auc
 
 OUT_OF_SCOPE = "out_of_scope"
 MIN_CLASS_LETTERS = 13  # primary-topic classes with fewer letters are left out of the macro-F1 target
 
 
-def primary_topics(probs: np.ndarray, thresholds: list[float] | None, class_ids: list[str]) -> list[str]:
-    """The engine's primary topic per letter: the likeliest chosen class; no class chosen = out of scope."""
-    chosen = decisions(probs, HeadKind.multi_label, thresholds)
-    out = []
-    for p, c in zip(probs, chosen, strict=True):
-        on = np.nonzero(c)[0]
-        out.append(class_ids[int(on[np.argmax(p[on])])] if len(on) else OUT_OF_SCOPE)
-    return out
+def primary_topics(head: Head, probs: np.ndarray, thresholds: list[float] | None) -> list[str]:
+    """The engine's primary topic per letter (xinfang.heads.multi_label_answer); none chosen = out of scope."""
+    chosen = decisions(probs, head.kind, thresholds)
+    exclusive = {c.id for c in head.classes if c.exclusive}
+    return [multi_label_answer(p, c, head.class_ids, exclusive)[1] or OUT_OF_SCOPE
+            for p, c in zip(probs, chosen, strict=True)]
 
 
 def topic_figures(letters: Sequence[LabelledLetter], predicted: Sequence[str]) -> dict[str, Any]:

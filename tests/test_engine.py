@@ -105,3 +105,14 @@ def test_a_head_that_does_not_route_never_sends_a_letter_to_a_person(tiny_model_
         (folder / "schema.yaml").write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
         r = Engine(folder, precision="fp32").score(LETTERS[:1])[0]
         assert any(x.startswith("credibility:") for x in r["route"]["reasons"]) is routes
+
+
+def test_an_exclusive_class_is_the_whole_answer():
+    from xinfang.heads import multi_label_answer
+
+    ids = ["work", "mass", "out_of_scope"]
+    p = np.array([0.7, 0.2, 0.55])
+    assert multi_label_answer(p, np.array([1, 0, 1]), ids, {"out_of_scope"}) == (["out_of_scope"], "out_of_scope")
+    assert multi_label_answer(p, np.array([1, 0, 1]), ids, set()) == (["work", "out_of_scope"], "work")
+    assert multi_label_answer(p, np.array([1, 1, 0]), ids, {"out_of_scope"}) == (["work", "mass"], "work")
+    assert multi_label_answer(p, np.array([0, 0, 0]), ids, {"out_of_scope"}) == ([], None)

@@ -11,7 +11,14 @@ import numpy as np
 import onnxruntime as ort
 
 from xinfang.credibility import present_signals, rule_evidence, span_dict
-from xinfang.heads import aggregate_windows, blend_logits, confidence, decisions, probabilities
+from xinfang.heads import (
+    aggregate_windows,
+    blend_logits,
+    confidence,
+    decisions,
+    multi_label_answer,
+    probabilities,
+)
 from xinfang.model_folder import ModelFolder
 from xinfang.ngram_model import NGRAM_FILE, NgramModel
 from xinfang.precision import Precision
@@ -125,10 +132,7 @@ class Engine:
         if head.kind is HeadKind.binary:
             return {"probability": round(float(p[0]), 4), "flag": bool(chosen[0]),
                     "confidence": round(conf, 4)}, conf
-        labels = [c for c, on in zip(head.class_ids, chosen, strict=True) if on]
-        primary = head.class_ids[int(p.argmax())] if labels else None
-        if primary is not None and primary not in labels:
-            primary = max(labels, key=lambda c: scores[c])
+        labels, primary = multi_label_answer(p, chosen, head.class_ids, {c.id for c in head.classes if c.exclusive})
         return {"labels": labels, "primary": primary, "scores": scores, "confidence": round(conf, 4)}, conf
 
     def _result(self, letter: LetterIn, probs: dict[str, np.ndarray], signals: Sequence[Signal] = ()) -> dict:

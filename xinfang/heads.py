@@ -78,3 +78,16 @@ def target_matrix(head: Head, labels: list) -> np.ndarray:
             for c in lab:
                 y[i, head.index(c)] = 1
     return y
+
+
+def multi_label_answer(p: np.ndarray, chosen: np.ndarray, class_ids: list[str], exclusive: set[str]
+                       ) -> tuple[list[str], str | None]:
+    """(labels, primary) of one letter from its probabilities and 0/1 decisions. An exclusive class that is
+    chosen is the whole answer, however likely the others; otherwise the chosen classes, the likeliest first
+    as primary (None when no class is chosen)."""
+    on = [j for j in np.argsort(-p, kind="stable") if chosen[j]]
+    for j in on:
+        if class_ids[j] in exclusive:
+            return [class_ids[j]], class_ids[j]
+    labels = [class_ids[j] for j in sorted(on)]
+    return labels, (class_ids[on[0]] if on else None)

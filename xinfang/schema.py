@@ -34,6 +34,8 @@ class LabelClass(BaseModel):
     zh: str = Field(min_length=1)
     description: str = ""
     weight: float | None = Field(default=None, ge=0)
+    exclusive: bool = Field(False, description="multi-label heads: never combined with other classes (when it "
+                                               "is chosen it is the whole answer, e.g. out_of_scope)")
 
 
 class Head(BaseModel):

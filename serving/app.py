@@ -20,7 +20,7 @@ from serving.limits import BodyGuard
 from serving.logs import attach_redaction
 from serving.openapi import with_limits
 from serving.routes import ops, v1
-from serving.scoring import Scorer, Scores, Submission, load_index
+from serving.score_and_store import Scorer, Scores, Submission, load_index
 from serving.state import AppState
 from serving.store import ResultsStore
 from xinfang import __version__

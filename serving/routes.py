@@ -27,7 +27,7 @@ from serving.auth import require_api_key
 from serving.batcher import BatcherClosed, QueueFull, TooManyItems
 from serving.errors import ApiError
 from serving.openapi import text_char_limit
-from serving.scoring import Submission
+from serving.score_and_store import Submission
 from serving.state import AppState, StateDep
 from xinfang.batch.reader import Limits
 from xinfang.batch.reader import _check_id as check_id  # the batch job's id rules, the same function

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from serving.batcher import MicroBatcher
 from serving.errors import ApiError
 from serving.keys import KeyRing
-from serving.scoring import Scores, Submission
+from serving.score_and_store import Scores, Submission
 from serving.store import ResultsStore
 from xinfang.config import Settings
 from xinfang.duplicates import DuplicateIndex

@@ -87,7 +87,7 @@ def test_api_and_batch_job_give_identical_answers(tiny_model_dir, tmp_path):
     from rich.console import Console
 
     from serving.app import create_app
-    from serving.scoring import without_span_text
+    from serving.score_and_store import without_span_text
     from serving.store import ResultsStore
     from xinfang.batch.job import ClassifyOptions, JobFiles, run_classify
     from xinfang.config import Settings

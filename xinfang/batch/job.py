@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rich.console import Console
 
+from xinfang.batch.chunks import Chunk, Failed, LocalScorer, Outcome
 from xinfang.batch.dedup import RunDuplicates
 from xinfang.batch.log import get_logger
 from xinfang.batch.progress import make_progress
 from xinfang.batch.reader import Columns, Limits, count_rows, detect_format, read_letters
 from xinfang.batch.records import Letter, Reason, Rejected
 from xinfang.batch.resume import ResumeError, encode_sig, load_errors, load_output, load_signatures
-from xinfang.batch.scoring import Chunk, Failed, LocalScorer, Outcome
 from xinfang.batch.spans import mask_span_texts
 from xinfang.batch.summary import Summary, render
 from xinfang.batch.writer import LineFile, ResultCodec, error_line, output_format, sig_line

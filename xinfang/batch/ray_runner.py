@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from xinfang.batch.chunks import Chunk, Failed, Outcome, Scored, score_texts
 from xinfang.batch.dedup import new_hasher
 from xinfang.batch.log import get_logger
 from xinfang.batch.resume import decode_sig, encode_sig
-from xinfang.batch.scoring import Chunk, Failed, Outcome, Scored, score_texts
 from xinfang.engine import Engine, LetterIn
 from xinfang.errors import XinfangError
 from xinfang.model_folder import REQUIRED, ModelFolder

@@ -15,7 +15,7 @@ from xinfang.near_duplicates import NearDuplicates
 from xinfang.pii import redact_for_log
 from xinfang.submitters import SubmitterKeyer
 
-log = logging.getLogger("serving.scoring")
+log = logging.getLogger("serving.score_and_store")
 
 
 class Scores(Protocol):

@@ -1,4 +1,4 @@
-"""Scoring chunks of letters with an Engine: results, a per-letter retry when a chunk fails, signatures."""
+"""Chunks of letters and their outcomes: scoring a chunk with a per-letter retry, and the in-process runner."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -84,6 +86,41 @@ def test_save_and_load_roundtrip(model, tmp_path):
     after = again(ids, att)
     for h in model.schema.head_names:
         assert torch.allclose(before[h], after[h], atol=1e-5)
+
+
+def test_saved_folder_is_a_transformers_folder_that_says_it_was_cut(tiny_base, tmp_path):
+    """config.json + model.safetensors (save_pretrained), heads in safetensors, id2label per head."""
+    from transformers import AutoModel
+
+    torch.manual_seed(1)
+    schema = load_schema()
+    cut = MultiHeadModel(load_encoder(tiny_base, layers=1), schema, class_weights={"malicious": [3.0]}).eval()
+    cut.save(tmp_path / "m")
+    for f in ("config.json", "model.safetensors", "heads.safetensors", "heads_config.json", "schema.yaml"):
+        assert (tmp_path / "m" / f).is_file(), f
+    assert not list((tmp_path / "m").glob("*.pt")) and not list((tmp_path / "m").glob("*.bin"))
+    cfg = json.loads((tmp_path / "m" / "heads_config.json").read_text(encoding="utf-8"))
+    assert cfg["encoder"]["num_hidden_layers"] == 1 and cfg["encoder"]["base_num_hidden_layers"] == 2
+    encoder_cfg = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
+    assert encoder_cfg["num_hidden_layers"] == 1 and encoder_cfg["base_num_hidden_layers"] == 2
+    sector = cfg["heads"]["sector"]
+    assert sector["kind"] == "single_label" and sector["problem_type"] == "single_label_classification"
+    assert sector["id2label"]["0"] == schema.head("sector").class_ids[0] and len(sector["id2label"]) == 7
+    assert sector["label2id"] == {c: i for i, c in enumerate(schema.head("sector").class_ids)}
+    assert cfg["heads"]["topic"]["problem_type"] == "multi_label_classification"
+    # plain transformers reads the encoder with its one layer; the whole model reloads exactly
+    assert AutoModel.from_pretrained(tmp_path / "m").config.num_hidden_layers == 1
+    ids, att, _ = _batch(schema)
+    again = MultiHeadModel.load(tmp_path / "m").eval()
+    assert len(again.encoder.encoder.layer) == 1
+    before, after = cut(ids, att), again(ids, att)
+    for h in schema.head_names:
+        assert torch.equal(before[h], after[h])
+    assert again.class_weight_malicious.tolist() == [3.0]
+    # a new run replaces the class weights, keeps the weights
+    fresh = MultiHeadModel.load(tmp_path / "m", class_weights={"malicious": [5.0]})
+    assert fresh.class_weight_malicious.tolist() == [5.0]
+    assert torch.equal(fresh.heads["sector"].weight, cut.heads["sector"].weight)
 
 
 def test_aggregation_max_for_presence_mean_for_single():

@@ -1,16 +1,28 @@
-"""End to end on a tiny random BERT: data -> training -> calibration -> ONNX folder with a model card."""
+"""End to end on a tiny random BERT: data -> training -> calibration -> ONNX folder with a model card and torch
+weights; a second run continuing from the first (`from_model`) and the errors of unusable earlier models."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 
+import numpy as np
 import onnxruntime as ort
 import pytest
+import torch
+import yaml
+from huggingface_hub import metadata_load
 from rich.console import Console
 
+from training.bases.wheels import sha256_file
+from training.model import MultiHeadModel, load_encoder
 from training.pipeline import train_and_export
+from training.profiles import get_profile
+from training.start_from import StartModel, StartModelError, schema_difference
 from xinfang.config import Settings
+from xinfang.model_folder import ModelNotFound
+from xinfang.schema import Schema, load_schema
 
 SECTORS = ["城乡建设", "环境保护", "交通运输", "教育文体", "劳动和社会保障", "商贸旅游", "卫生计生"]
 
@@ -79,7 +91,88 @@ def test_train_and_export_tiny(tiny_base, small_data, tmp_path):
     sess = ort.InferenceSession(str(out / "model.int8.onnx"), providers=["CPUExecutionProvider"])
     assert [o.name for o in sess.get_outputs()] == ["topic", "sector", "credibility", "malicious", "abusive"]
 
-    # a second version keeps the first and moves `current`
+    # the torch weights are kept (transformers layout) and reload as the model that was exported
+    assert card["started_from"] == {"from": "base", "base": "tiny-random-bert",
+                                    "weights_sha256": card["base"]["weights_sha256"]}
+    for f in ("config.json", "model.safetensors", "heads.safetensors", "heads_config.json"):
+        assert card["files"][f] == sha256_file(out / f)
+    heads_cfg = json.loads((out / "heads_config.json").read_text(encoding="utf-8"))
+    assert heads_cfg["heads"]["malicious"]["id2label"] == {"0": "malicious"}
+    assert_reloads_as_exported(out, tiny_base)
+
+    # README.md: Hugging Face metadata header and a body from the card
+    meta = metadata_load(out / "README.md")
+    assert meta["language"] == "zh" and meta["library_name"] == "transformers"
+    assert meta["license"] == "other" and set(meta["datasets"]) == set(card["data"]["sources"])
+    results = meta["model-index"][0]["results"]
+    assert {"name": "sector macro-F1", "type": "f1",
+            "value": round(card["metrics"]["dev"]["sector"]["macro"]["f1"], 4)} in [
+        m for r in results for m in r["metrics"]]
+    text = (out / "README.md").read_text(encoding="utf-8")
+    assert "| jijian | real |" in text and "xinfang serve --model xinfang/v1" in text
+
+    # a second version continues from the first's torch weights, keeps the first and moves `current`
     out2 = train_and_export(profile="tiny", base=str(tiny_base), version="v2", settings=settings,
-                            console=Console(quiet=True))
+                            console=Console(quiet=True), from_model="v1")
     assert (out / "model.onnx").is_file() and os.path.samefile(current, out2)
+    card2 = json.loads((out2 / "model_card.json").read_text(encoding="utf-8"))
+    assert card2["started_from"] == {
+        "from": "model", "model": "xinfang/v1", "dev_letters_it_trained_on": 0,
+        "weights_sha256": {f: card["files"][f] for f in ("model.safetensors", "heads.safetensors")}}
+    assert "earlier model `xinfang/v1`" in (out2 / "README.md").read_text(encoding="utf-8")
+    assert_reloads_as_exported(out2, tiny_base)
+
+
+def assert_reloads_as_exported(folder, tiny_base):
+    """The reloaded torch model gives the fp32 ONNX graph's logits (the graph exported from the trained model)."""
+    from tiny import sample_windows
+
+    model = MultiHeadModel.load(folder).eval()
+    ids = torch.tensor([w[:20] for w in sample_windows(tiny_base / "tokenizer.json") if len(w) >= 20][:4])
+    with torch.inference_mode():
+        torch_out = model.logits(ids, torch.ones_like(ids))
+    sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_out = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": np.ones_like(ids.numpy())})
+    for name, got in zip(model.schema.head_names, onnx_out, strict=True):
+        np.testing.assert_allclose(torch_out[name].numpy(), got, atol=1e-4)
+
+
+def test_from_model_errors(tiny_base, tiny_model_dir, small_data, tmp_path):
+    """Unusable earlier models are refused before any data is built, with the reason."""
+    settings = Settings(models_dir=tmp_path / "models", cache_dir=tmp_path / "cache", data_dir=small_data,
+                        shared_data_dir=tmp_path / "nothing")
+    quiet = Console(quiet=True)
+    # a folder from before torch weights were kept (ONNX only)
+    with pytest.raises(StartModelError, match=r"no torch weights .*heads\.safetensors"):
+        train_and_export(profile="tiny", base=str(tiny_base), settings=settings, console=quiet,
+                         from_model=str(tiny_model_dir))
+    with pytest.raises(ModelNotFound):
+        train_and_export(profile="tiny", base=str(tiny_base), settings=settings, console=quiet, from_model="v9")
+
+    # an earlier model with torch weights, saved untrained (as a run's first step would leave it)
+    earlier = tmp_path / "models" / "xinfang" / "v0"
+    shutil.copytree(tiny_model_dir, earlier)
+    MultiHeadModel(load_encoder(tiny_base), load_schema()).save(earlier)
+    StartModel.resolve("v0", settings.models_dir, load_schema(), get_profile("tiny"), tiny_base)  # usable
+
+    other = load_schema().model_dump(mode="json")
+    other["heads"][1]["classes"] = other["heads"][1]["classes"][:-1]
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(StartModelError, match=r"head 'sector' classes differ \(only in the model \['health"):
+        train_and_export(profile="tiny", base=str(tiny_base), schema_path=tmp_path / "other.yaml",
+                         settings=settings, console=quiet, from_model="v0")
+    shallow = get_profile("tiny").model_copy(update={"encoder_layers": 1})
+    with pytest.raises(StartModelError, match="encoder of 2 layers"):
+        train_and_export(profile=shallow, base=str(tiny_base), settings=settings, console=quiet, from_model="v0")
+
+
+def test_schema_difference_names_what_differs():
+    schema = load_schema()
+    assert schema_difference(schema, schema) == []
+    data = schema.model_dump(mode="json")
+    data["heads"][3]["kind"] = "multi_label"
+    data["heads"][4], data["heads"][2] = data["heads"][2], data["heads"][4]
+    other = Schema.model_validate(data)
+    diffs = schema_difference(schema, other)
+    assert any("heads ['topic', 'sector', 'credibility', 'malicious', 'abusive'] in the model" in d for d in diffs)
+    assert "head 'malicious' is binary in the model, multi_label in this run" in diffs

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
+from xinfang.model_folder import ENCODER_CONFIG, ENCODER_WEIGHTS, HEADS_CONFIG, HEADS_WEIGHTS
 from xinfang.schema import HeadKind, Schema, parse_schema
 
 
@@ -74,43 +77,84 @@ class MultiHeadModel(nn.Module):
             return {"loss": total, **out}
         return out
 
-    # -- persistence: the encoder as a transformers folder, heads and schema beside it --
+    # -- persistence: a transformers folder (config.json + model.safetensors) with the heads beside it --
+    def heads_config(self) -> dict[str, Any]:
+        """Per head its kind and labels (transformers' id2label/label2id), with pooling and encoder depth."""
+        cfg = self.encoder.config
+        heads = {}
+        for h in self.schema.heads:
+            heads[h.name] = {
+                "kind": h.kind.value, "num_labels": h.n_outputs,
+                "problem_type": "single_label_classification" if h.kind is HeadKind.single_label
+                else "multi_label_classification",
+                "id2label": {str(i): c for i, c in enumerate(h.class_ids)},
+                "label2id": {c: i for i, c in enumerate(h.class_ids)}}
+        return {
+            "architecture": "xinfang.MultiHeadModel", "format_version": 1, "pooling": self.pooling,
+            "dropout": self.dropout.p,
+            "encoder": {"config": ENCODER_CONFIG, "weights": ENCODER_WEIGHTS, "model_type": cfg.model_type,
+                        "num_hidden_layers": cfg.num_hidden_layers,
+                        "base_num_hidden_layers": getattr(cfg, "base_num_hidden_layers", cfg.num_hidden_layers)},
+            "schema": {"name": self.schema.name, "version": self.schema.version, "file": "schema.yaml"},
+            "heads": heads}
+
     def save(self, folder: str | Path) -> None:
+        """Encoder via save_pretrained, heads as safetensors, heads_config.json and schema.yaml beside them."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.encoder.save_pretrained(folder / "encoder")
-        torch.save({k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")},
-                   folder / "heads.pt")
+        self.encoder.save_pretrained(folder)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
+                   if not k.startswith("encoder.")}, folder / HEADS_WEIGHTS, metadata={"format": "pt"})
         (folder / "schema.yaml").write_text(self.schema.to_yaml(), encoding="utf-8")
-        (folder / "head_config.json").write_text(json.dumps({"pooling": self.pooling}), encoding="utf-8")
+        (folder / HEADS_CONFIG).write_text(json.dumps(self.heads_config(), indent=2, ensure_ascii=False),
+                                           encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: str | Path) -> MultiHeadModel:
+    def load(cls, folder: str | Path, class_weights: dict[str, list[float]] | None = None) -> MultiHeadModel:
+        """The model `save` wrote, exactly; `class_weights` replace the stored ones (a new training run)."""
         folder = Path(folder)
         schema = parse_schema((folder / "schema.yaml").read_text(encoding="utf-8"), folder / "schema.yaml")
-        cfg = json.loads((folder / "head_config.json").read_text(encoding="utf-8"))
-        encoder = AutoModel.from_pretrained(folder / "encoder", add_pooling_layer=False)
-        model = cls(encoder, schema, pooling=cfg["pooling"])
-        model.load_state_dict(torch.load(folder / "heads.pt", weights_only=True), strict=False)
+        cfg = json.loads((folder / HEADS_CONFIG).read_text(encoding="utf-8"))
+        stored = {name: (h["kind"], h["num_labels"]) for name, h in cfg["heads"].items()}
+        if stored != {h.name: (h.kind.value, h.n_outputs) for h in schema.heads}:
+            raise ValueError(f"{folder / HEADS_CONFIG} does not match {folder / 'schema.yaml'}")
+        encoder = _from_pretrained(folder, AutoConfig.from_pretrained(folder))
+        model = cls(encoder, schema, pooling=cfg["pooling"], dropout=cfg.get("dropout", 0.1),
+                    class_weights=class_weights)
+        state = load_file(folder / HEADS_WEIGHTS)
+        if class_weights is not None:
+            state = {k: v for k, v in state.items() if not k.startswith("class_weight_")}
+        result = model.load_state_dict(state, strict=False)
+        missing = [k for k in result.missing_keys if not k.startswith("encoder.")
+                   and not (class_weights is not None and k.startswith("class_weight_"))]
+        if missing or result.unexpected_keys:
+            raise ValueError(f"{folder / HEADS_WEIGHTS}: missing {missing}, unexpected {result.unexpected_keys}")
         return model
+
+
+def _from_pretrained(path: str | Path, config: PretrainedConfig) -> PreTrainedModel:
+    """AutoModel without a pooler (we pool ourselves), quiet about the weights it leaves out."""
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the load report lists the unused pooler and layers: expected, not news
+    try:
+        return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_pretrained(path, config=config)
+    finally:
+        hf_logging.set_verbosity(previous)
 
 
 def load_encoder(base_path: str | Path, layers: int | None = None) -> PreTrainedModel:
     """The base encoder without any pretrained pooler (we pool ourselves); with `layers`, only its lower
-    `layers` transformer layers (a shallower encoder costs proportionally less per token)."""
+    `layers` transformer layers (a shallower encoder costs proportionally less per token). Its config keeps
+    `base_num_hidden_layers`, so a saved encoder says it was cut and reloads with exactly its layers."""
     config = AutoConfig.from_pretrained(base_path)
+    config.base_num_hidden_layers = getattr(config, "base_num_hidden_layers", config.num_hidden_layers)
     if layers is not None:
         if not 1 <= layers <= config.num_hidden_layers:
             raise ValueError(f"encoder_layers must be 1..{config.num_hidden_layers}, got {layers}")
         config.num_hidden_layers = layers  # weights of the upper layers are simply not loaded
-    previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the load report lists the unused pooler and layers: expected, not news
-    try:
-        return AutoModel.from_pretrained(base_path, config=config, add_pooling_layer=False)
-    except TypeError:
-        return AutoModel.from_pretrained(base_path, config=config)
-    finally:
-        hf_logging.set_verbosity(previous)
+    return _from_pretrained(base_path, config)
 
 
 class OnnxWrapper(nn.Module):

@@ -15,13 +15,15 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from training.bases.registry import BASES
 from training.bases.wheels import sha256_file
 from training.calibrate import calibrate_model
 from training.data import Corpus, build_corpus, letters_to_dataset, to_windows
 from training.export import calibration_windows, export_onnx, parity
-from training.model import MultiHeadModel, load_encoder
+from training.model_card import readme
 from training.ngram import fit_ngram_model
 from training.profiles import Profile, get_profile
+from training.start_from import StartModel, start_weights
 from training.trainer import class_weights, fit, predict_letters
 from xinfang.config import Settings, get_settings
 from xinfang.credibility import rule_evidence
@@ -29,6 +31,7 @@ from xinfang.engine import Engine
 from xinfang.heads import probabilities, target_matrix
 from xinfang.labels import LabelledLetter
 from xinfang.metrics import head_metrics
+from xinfang.model_folder import TORCH_FILES
 from xinfang.ngram_model import NGRAM_FILE
 from xinfang.schema import Schema, load_schema
 from xinfang.sources import review_files  # reviewers' corrections feed every later training run
@@ -47,6 +50,8 @@ def resolve_base(base: str, console: Console) -> Path:
 def read_base_card(base_dir: Path, base: str) -> dict:
     p = base_dir / "base_card.json"
     card = json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {"name": base, "licence": "unknown"}
+    if (info := BASES.get(card.get("name", ""))) is not None and info.upstream:
+        card.setdefault("upstream", info.upstream)
     weights = next((base_dir / f for f in ("model.safetensors", "pytorch_model.bin") if (base_dir / f).is_file()),
                    None)
     if weights is not None:
@@ -130,8 +135,9 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
                      schema_path: str | Path = "default", extra_data: list[Path] | None = None,
                      name: str = "xinfang", version: str | None = None, set_current: bool = True,
                      console: Console | None = None, settings: Settings | None = None,
-                     corpus: Corpus | None = None) -> Path:
-    """The whole training pipeline; returns the new model folder."""
+                     corpus: Corpus | None = None, from_model: str | None = None) -> Path:
+    """The whole training pipeline; returns the new model folder. `from_model` ('current', a version,
+    name/version or a folder) starts from that model's torch weights instead of the base encoder."""
     console = console or Console(stderr=True)
     settings = settings or get_settings()
     prof = get_profile(profile) if isinstance(profile, str) else profile
@@ -146,6 +152,7 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
                       f"({base_card.get('licence')}); do not deploy this model in production.")
     tokenizer = LetterTokenizer.from_file(base_dir / "tokenizer.json", max_length=prof.max_length,
                                           overlap=prof.overlap)
+    start = StartModel.resolve(from_model, Path(settings.models_dir), schema, prof, base_dir) if from_model else None
     timings["fetch_s"] = time.monotonic() - t_start
 
     t = time.monotonic()
@@ -161,8 +168,11 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     ngram = fit_ngram_model(corpus.train, schema) if prof.ngram_blend else None
     timings["ngram_s"] = time.monotonic() - t
 
-    model = MultiHeadModel(load_encoder(base_dir, prof.encoder_layers), schema, pooling=base_card.get("pooling", "mean"),
-                           class_weights=class_weights(train_ds, schema))
+    model, started_from = start_weights(start, base_dir, base_card, schema, prof, class_weights(train_ds, schema),
+                                        corpus.dev)
+    if started_from.get("dev_letters_it_trained_on"):
+        console.print(f"[yellow]warning:[/] {started_from['dev_letters_it_trained_on']} dev letters were in the "
+                      f"training set of {started_from['model']}: dev figures and calibration are optimistic")
     with tempfile.TemporaryDirectory(prefix="xinfang-train-") as work:
         result = fit(model, train_ds, dev_ds, prof, tokenizer.pad_id, Path(work), console)
     timings["train_s"] = result.seconds
@@ -201,6 +211,7 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
                         model.pooling)
     if ngram is not None:
         ngram.save(staging / NGRAM_FILE)
+    model.save(staging)  # torch weights in the transformers layout, for `xinfang train --from-model`
     (staging / "splits.json").write_text(json.dumps(split_ids(corpus), indent=1), encoding="utf-8")
 
     t = time.monotonic()
@@ -216,7 +227,7 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     card = {
         "name": name, "version": version, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "schema": {"name": schema.name, "version": schema.version},
-        "base": base_card, "profile": prof.model_dump(),
+        "base": base_card, "started_from": started_from, "profile": prof.model_dump(),
         "data": {"sources": corpus.sources, "counts": corpus.counts(),
                  "windows": {"train": len(train_ds), "dev": len(dev_ds)}},
         "training": {"seconds": round(result.seconds, 1), "steps": result.steps, "epochs": result.epochs,
@@ -226,9 +237,11 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
                     "note": "'data' says whether figures come from real letters or generated ones; "
                             "generated figures measure the generator's held-out templates, not real intake."},
         "export": {"optimized": exported.optimized, "opset": 17, **par},
-        "files": {f: sha256_file(staging / f) for f in ("model.onnx", "model.int8.onnx", "tokenizer.json")},
+        "files": {f: sha256_file(staging / f) for f in ("model.onnx", "model.int8.onnx", "tokenizer.json",
+                                                        *TORCH_FILES)},
     }
     (staging / "model_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    (staging / "README.md").write_text(readme(card, schema), encoding="utf-8")
     if final.exists():
         shutil.rmtree(final)
     os.replace(staging, final)

@@ -61,6 +61,9 @@ def train_cmd(
     version: Annotated[str, typer.Option(help="version folder; default: timestamp")] = "",
     set_current: Annotated[bool, typer.Option(help="point models/current at the new model")] = True,
     if_missing: Annotated[bool, typer.Option(help="do nothing if models/current exists")] = False,
+    from_model: Annotated[str, typer.Option(
+        help="continue from this model's torch weights ('current', a version, name/version or a folder) "
+             "instead of the base encoder; default: the base")] = "",
 ) -> None:
     """Fine-tune the multi-head model, calibrate it and export it to a versioned ONNX folder."""
     from training.pipeline import train_and_export
@@ -85,6 +88,7 @@ def train_cmd(
             set_current=set_current,
             settings=settings,
             console=console,
+            from_model=from_model or None,
         )
     except XinfangError as exc:
         raise _fail(exc) from None

@@ -13,6 +13,12 @@ from xinfang.schema import Schema, load_schema
 
 REQUIRED = ("model.onnx", "tokenizer.json", "schema.yaml", "calibration.json", "inference.json")
 MIN_INT8_AGREEMENT = 0.98  # int8 label agreement with fp32 (every head, dev letters) needed to serve int8
+# the torch weights kept beside the ONNX graphs (transformers layout; training reads them, serving never does)
+ENCODER_CONFIG = "config.json"  # the encoder's transformers config (save_pretrained)
+ENCODER_WEIGHTS = "model.safetensors"  # the encoder's weights
+HEADS_CONFIG = "heads_config.json"  # per head: kind, id2label, label2id; pooling; encoder depth
+HEADS_WEIGHTS = "heads.safetensors"  # the heads' weights (and training class weights)
+TORCH_FILES = (ENCODER_CONFIG, ENCODER_WEIGHTS, HEADS_CONFIG, HEADS_WEIGHTS)
 
 
 class ModelNotFound(XinfangError):
@@ -40,6 +46,11 @@ class ModelFolder:
         missing = [f for f in REQUIRED if not (self.path / f).is_file()]
         if missing:
             raise ModelNotFound(f"model folder {self.path} lacks {missing}")
+
+    @property
+    def missing_torch_files(self) -> list[str]:
+        """The torch files this folder lacks (all of them for models trained before they were kept)."""
+        return [f for f in TORCH_FILES if not (self.path / f).is_file()]
 
     @cached_property
     def schema(self) -> Schema:

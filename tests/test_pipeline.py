@@ -160,8 +160,11 @@ def test_from_model_errors(tiny_base, tiny_model_dir, small_data, tmp_path, monk
     # an earlier model with torch weights, saved untrained (as a run's first step would leave it)
     earlier = tmp_path / "models" / "xinfang" / "v0"
     shutil.copytree(tiny_model_dir, earlier)
-    MultiHeadModel(load_encoder(tiny_base), load_schema()).save(earlier)
-    StartModel.resolve("v0", settings.models_dir, load_schema(), get_profile("tiny"), tiny_base)  # usable
+    saved = MultiHeadModel(load_encoder(tiny_base), load_schema())
+    saved.save(earlier)
+    start = StartModel.resolve("v0", settings.models_dir, load_schema(), get_profile("tiny"), tiny_base)
+    loaded = start.load({"malicious": [2.0]}).state_dict()  # a run starts from exactly those weights
+    assert all(torch.equal(v, loaded[k]) for k, v in saved.state_dict().items() if "class_weight" not in k)
 
     other = load_schema().model_dump(mode="json")
     other["heads"][1]["classes"] = other["heads"][1]["classes"][:-1]

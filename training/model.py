@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +104,8 @@ class MultiHeadModel(nn.Module):
         """Encoder via save_pretrained, heads as safetensors, heads_config.json and schema.yaml beside them."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.encoder.save_pretrained(folder)
+        with _quiet_transformers():
+            self.encoder.save_pretrained(folder)
         save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
                    if not k.startswith("encoder.")}, folder / HEADS_WEIGHTS, metadata={"format": "pt"})
         (folder / "schema.yaml").write_text(self.schema.to_yaml(), encoding="utf-8")
@@ -132,16 +135,27 @@ class MultiHeadModel(nn.Module):
         return model
 
 
-def _from_pretrained(path: str | Path, config: PretrainedConfig) -> PreTrainedModel:
-    """AutoModel without a pooler (we pool ourselves), quiet about the weights it leaves out."""
-    previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the load report lists the unused pooler and layers: expected, not news
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No load reports (they list the unused pooler and layers: expected, not news) and no progress bars."""
+    previous, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
-        return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False)
-    except TypeError:
-        return AutoModel.from_pretrained(path, config=config)
+        yield
     finally:
         hf_logging.set_verbosity(previous)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _from_pretrained(path: str | Path, config: PretrainedConfig) -> PreTrainedModel:
+    """AutoModel without a pooler (we pool ourselves)."""
+    with _quiet_transformers():
+        try:
+            return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False)
+        except TypeError:
+            return AutoModel.from_pretrained(path, config=config)
 
 
 def load_encoder(base_path: str | Path, layers: int | None = None) -> PreTrainedModel:

@@ -170,6 +170,7 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
 
     model, started_from = start_weights(start, base_dir, base_card, schema, prof, class_weights(train_ds, schema),
                                         corpus.dev)
+    console.print("weights start from " + (f"model {started_from['model']}" if start else f"base {base_card.get('name')}"))
     if started_from.get("dev_letters_it_trained_on"):
         console.print(f"[yellow]warning:[/] {started_from['dev_letters_it_trained_on']} dev letters were in the "
                       f"training set of {started_from['model']}: dev figures and calibration are optimistic")

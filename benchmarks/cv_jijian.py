@@ -79,7 +79,7 @@ def main() -> None:
                                                  [x for x in corpus.dev if x.source in LETTER_SOURCES])
             bprobs = baseline.probabilities(texts)
             held_all += held
-            spans += [r["credibility"].get("signals", []) for r in results]
+            spans += [r.to_json()["credibility"]["signals"] for r in results]
             for h in schema.head_names:
                 model_probs.setdefault(h, []).append(probs[h])
                 if h in bprobs:

@@ -129,7 +129,7 @@ def evaluate_set(es: EvalSet, predictors: dict[str, Any], opts: Options) -> dict
             if role not in probs:
                 h["notes"].append(f"{role}: no comparable '{head.name}' head (missing or other classes)")
         out["heads"][head.name] = h
-    out["routing"] = route_letters(model.engine, ids, all_probs["model"], opts.list_limit)
+    out["routing"] = route_letters(model.schema, model.folder.calibration, ids, all_probs["model"], opts.list_limit)
     return out
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from xinfang.model_folder import ModelFolder, ModelNotFound
 from xinfang.precision import Precision
+from xinfang.routing import route_threshold
 from xinfang.schema import Head, Schema
 
 
@@ -38,8 +39,7 @@ class ModelPredictor:
         return self.folder.calibration.get(head, {}).get("decision_thresholds") or None
 
     def route_threshold(self, head: str) -> float | None:
-        t = self.folder.calibration.get(head, {}).get("route", {}).get("threshold")
-        return float(t) if t is not None else None
+        return route_threshold(self.folder.calibration, head)
 
     def head(self, name: str) -> Head | None:
         return self.schema.by_name.get(name)

@@ -1,35 +1,34 @@
-"""Letters the model routes to a human, and why, by the engine's own routing rule."""
+"""Letters the model routes to a human, and why, by the served routing rules (xinfang.routing)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 import numpy as np
 
-from xinfang.engine import Engine, LetterIn
+from xinfang.routing import is_low_confidence, reason_head, route_probabilities
+from xinfang.schema import Schema
 
 
 def reason_category(reason: str) -> str:
-    """A short category for an engine reason: '<head> low confidence', 'malicious flag', 'abusive flag'."""
-    head, _, rest = reason.partition(":")
-    if "below the auto-route threshold" in rest:
-        return f"{head} low confidence"
-    return f"{head} flag"
+    """A short category for a routing reason: '<head> low confidence', 'malicious flag', 'abusive flag'."""
+    return f"{reason_head(reason)} {'low confidence' if is_low_confidence(reason) else 'flag'}"
 
 
-def route_letters(engine: Engine, ids: list[str], probs: dict[str, np.ndarray], limit: int = 15) -> dict:
+def route_letters(schema: Schema, calibration: Mapping[str, Mapping], ids: list[str],
+                  probs: dict[str, np.ndarray], limit: int = 15) -> dict:
     """Routing of every letter from precomputed probabilities: counts per reason category and the
     letters routed to a human (those with the most reasons first, up to `limit`). No letter text
-    is used or kept: the engine's reasons name heads, figures and indicator types only."""
+    is used or kept: the reasons name heads, figures and indicator types only."""
     routed: list[dict] = []
     reasons: Counter[str] = Counter()
     for i, letter_id in enumerate(ids):
-        # the engine's rule for one letter; it reads only the probabilities (signals are switched off)
-        out = engine._result(LetterIn(letter_id, ""), {h: p[i] for h, p in probs.items()})
-        if out["route"]["decision"] == "human":
-            cats = sorted({reason_category(r) for r in out["route"]["reasons"]})
+        route = route_probabilities(schema, calibration, {h: p[i] for h, p in probs.items()})
+        if route.decision == "human":
+            cats = sorted({reason_category(r) for r in route.reasons})
             reasons.update(cats)
-            routed.append({"id": letter_id, "row": i, "reasons": out["route"]["reasons"], "categories": cats})
+            routed.append({"id": letter_id, "row": i, "reasons": route.reasons, "categories": cats})
     routed.sort(key=lambda r: (-len(r["reasons"]), r["row"]))
     n = len(ids)
     return {

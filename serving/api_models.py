@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from xinfang.result import LetterResult
+
 _EXAMPLE = {"id": "2024-000123", "text": "我实名举报某街道办副主任王某某，2019年3月收受工程老板红包5万元，有转账记录为证。",
             "submitter": "U0042", "metadata": {"channel": "web"}}
 
@@ -90,109 +92,11 @@ class BatchRequest(BaseModel):
     letters: list[LetterRequest] = Field(min_length=1, description="the letters; ids must be distinct")
 
 
-# ---- results -----------------------------------------------------------------------------------------
-
-class Span(BaseModel):
-    """Evidence in the letter: a rule signal and the [start, end) characters that show it."""
-
-    type: str
-    text: str
-    start: int
-    end: int
-    source: str
-
-
-class MultiLabelAnswer(BaseModel):
-    """Several classes may apply (e.g. topic); `primary` is the strongest of the chosen ones."""
-
-    model_config = ConfigDict(extra="allow")
-
-    labels: list[str]
-    primary: str | None
-    scores: dict[str, float]
-    confidence: float
-
-
-class SingleLabelAnswer(BaseModel):
-    """Exactly one class applies (e.g. sector)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    label: str
-    scores: dict[str, float]
-    confidence: float
-
-
-class BinaryAnswer(BaseModel):
-    """A yes/no question (e.g. abusive): calibrated probability and the decision at its threshold."""
-
-    model_config = ConfigDict(extra="allow")
-
-    probability: float
-    flag: bool
-    confidence: float
-
-
-class CredibilityAnswer(MultiLabelAnswer):
-    """Verifiability signals the model sees, a 0-1 score, and the rule spans that show them."""
-
-    score: float
-    signals: list[Span]
-
-
-class Indicator(Span):
-    """A malicious indicator: a rule span, or `near_duplicate` (xinfang.near_duplicates: text "", start = end
-    = -1, source "duplicates") with the number of earlier near-copies and whether one had the same submitter."""
-
-    count: int | None = None
-    same_submitter: bool | None = None
-
-
-class MaliciousAnswer(BinaryAnswer):
-    """Likelihood of a malicious or false report; it only ever routes the letter to a person."""
-
-    indicators: list[Indicator]
-
-
-class ModelRef(BaseModel):
-    name: str
-    version: str
-    precision: str
-
-
-class Route(BaseModel):
-    """`auto` when every head is confident enough; otherwise `human`, with the reasons."""
-
-    decision: Literal["auto", "human"]
-    reasons: list[str]
-
-
-class DuplicateMatch(BaseModel):
-    """An earlier letter (scored by this service) that is a near-copy of this one."""
-
-    id: str
-    similarity: float = Field(description="MinHash estimate of the Jaccard similarity of word 3-shingles")
-
-
-class ScoreResult(BaseModel):
-    """The answer for one letter: one field per head of the model's label schema (the default heads are
-    typed below; a deployment's own heads appear under their names), the route and near-duplicates."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    model: ModelRef
-    topic: MultiLabelAnswer | None = None
-    sector: SingleLabelAnswer | None = None
-    credibility: CredibilityAnswer | None = None
-    malicious: MaliciousAnswer | None = None
-    abusive: BinaryAnswer | None = None
-    route: Route
-    duplicates: list[DuplicateMatch]
-
+# ---- results ----------------------------------------------------------------------------------------
 
 class BatchResult(BaseModel):
-    results: list[ScoreResult] = Field(description="one result per letter, in request order")
+    results: list[LetterResult] = Field(description="one result per letter, in request order (each a "
+                                                    "xinfang.result.LetterResult)")
 
 
 # ---- service -----------------------------------------------------------------------------------------

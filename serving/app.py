@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +27,7 @@ from xinfang.config import Settings, get_settings
 from xinfang.engine import Engine, LetterIn
 from xinfang.model_folder import ModelFolder
 from xinfang.near_duplicates import new_index
+from xinfang.result import LetterResult
 from xinfang.submitters import SubmitterKeyer
 from xinfang.text import LetterTokenizer
 
@@ -73,7 +73,7 @@ def _build_state(settings: Settings, engine: Scores | None, folder: ModelFolder 
     engine.score([_WARM_UP])
     scorer = Scorer(engine, store, index, model_ref, settings.duplicate_threshold, settings.store_text,
                     keyer=SubmitterKeyer.from_settings(settings))
-    batcher: MicroBatcher[Submission, dict[str, Any]] = MicroBatcher(
+    batcher: MicroBatcher[Submission, LetterResult] = MicroBatcher(
         scorer, settings.microbatch_size, settings.microbatch_wait_ms, settings.queue_size,
         max_cost=settings.microbatch_tokens, shared_failures=(SQLAlchemyError,))  # a store down is no letter's fault
     tokenizer = getattr(engine, "tokenizer", None)

@@ -21,7 +21,6 @@ from serving.api_models import (
     LetterRequest,
     ModelInfo,
     Readiness,
-    ScoreResult,
 )
 from serving.auth import require_api_key
 from serving.batcher import BatcherClosed, QueueFull, TooManyItems
@@ -33,6 +32,8 @@ from xinfang.batch.reader import Limits
 from xinfang.batch.reader import _check_id as check_id  # the batch job's id rules, the same function
 from xinfang.engine import LetterIn
 from xinfang.pii import redact_for_log
+from xinfang.result import LetterResult
+from xinfang.routing import route_threshold
 from xinfang.text import LetterTokenizer, normalise
 
 log = logging.getLogger("serving.routes")
@@ -98,7 +99,7 @@ async def _until_disconnected(request: Request) -> None:
 
 
 async def _score(state: AppState, request: Request, submissions: list[Submission], costs: list[int]
-                 ) -> list[dict[str, Any]]:
+                 ) -> list[LetterResult]:
     """The results in order; the letters leave the queue unscored if the client hangs up first."""
     work = asyncio.ensure_future(state.batcher.submit(submissions, costs))
     gone = asyncio.ensure_future(_until_disconnected(request))
@@ -132,20 +133,18 @@ async def _score(state: AppState, request: Request, submissions: list[Submission
                        "has the details; other letters are not affected") from None
 
 
-@v1.post("/letters:score", response_model=ScoreResult, response_model_exclude_unset=True, tags=["letters"],
-         summary="Score one letter")
+@v1.post("/letters:score", response_model=LetterResult, tags=["letters"], summary="Score one letter")
 async def score_letter(body: LetterRequest, state: StateDep, request: Request) -> Any:
     """Topic, sector, credibility (with evidence spans), malicious and abusive scores, the routing
     decision with its reasons, and near-duplicates among letters this service has scored."""
     t = time.perf_counter()
     (result,) = await _score(state, request, *await _submissions([body], False, state))
-    log.info("score id=%s route=%s duplicates=%d ms=%.1f", redact_for_log(result["id"]), result["route"]["decision"],
-             len(result["duplicates"]), (time.perf_counter() - t) * 1e3)
+    log.info("score id=%s route=%s duplicates=%d ms=%.1f", redact_for_log(result.id), result.route.decision,
+             len(result.duplicates), (time.perf_counter() - t) * 1e3)
     return result
 
 
-@v1.post("/letters:batch", response_model=BatchResult, response_model_exclude_unset=True, tags=["letters"],
-         summary="Score several letters")
+@v1.post("/letters:batch", response_model=BatchResult, tags=["letters"], summary="Score several letters")
 async def score_batch(body: BatchRequest, state: StateDep, request: Request) -> Any:
     """Up to `max_batch_letters` (64 by default, and never more than `queue_size`) letters; results come
     back in request order."""
@@ -160,9 +159,9 @@ async def score_batch(body: BatchRequest, state: StateDep, request: Request) -> 
         raise ApiError(422, "duplicate_ids", "letter ids within one request must be distinct")
     t = time.perf_counter()
     results = await _score(state, request, *await _submissions(body.letters, True, state))
-    log.info("batch n=%d human=%d ms=%.1f", len(results), sum(r["route"]["decision"] == "human" for r in results),
+    log.info("batch n=%d human=%d ms=%.1f", len(results), sum(r.route.decision == "human" for r in results),
              (time.perf_counter() - t) * 1e3)
-    return {"results": results}
+    return BatchResult(results=results)
 
 
 @v1.get("/model", response_model=ModelInfo, tags=["model"], summary="The served model")
@@ -174,7 +173,7 @@ async def model_info(state: StateDep) -> Any:
         cal = folder.calibration.get(head.name, {})
         heads.append({"name": head.name, "kind": str(head.kind.value),
                       "classes": [{"id": c.id, "zh": c.zh} for c in head.classes],
-                      "route_threshold": (cal.get("route") or {}).get("threshold"),
+                      "route_threshold": route_threshold(folder.calibration, head.name),
                       "decision_thresholds": cal.get("decision_thresholds") or [],
                       "temperature": cal.get("temperature")})
     card = folder.card

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from xinfang.duplicates import DuplicateIndex, signature_from_bytes, signature_t
 from xinfang.engine import LetterIn
 from xinfang.near_duplicates import NearDuplicates
 from xinfang.pii import redact_for_log
+from xinfang.result import LetterResult
 from xinfang.submitters import SubmitterKeyer
 
 log = logging.getLogger("serving.score_and_store")
@@ -21,7 +21,7 @@ log = logging.getLogger("serving.score_and_store")
 class Scores(Protocol):
     """What the API needs of xinfang.engine.Engine (tests pass slower or failing stand-ins)."""
 
-    def score(self, letters: list[LetterIn]) -> list[dict]: ...
+    def score(self, letters: list[LetterIn]) -> list[LetterResult]: ...
 
 
 @dataclass(frozen=True)
@@ -31,19 +31,6 @@ class Submission:
     letter: LetterIn
     submitter: str | None = None
     metadata: dict[str, Any] | None = None
-
-
-def without_span_text(result: dict) -> dict:
-    """A copy of a result whose evidence spans keep type and offsets but not the quoted letter text."""
-    out = copy.deepcopy(result)
-    for answer in out.values():
-        if isinstance(answer, dict):
-            for value in answer.values():
-                if isinstance(value, list):
-                    for span in value:
-                        if isinstance(span, dict) and {"start", "end"} <= span.keys():
-                            span.pop("text", None)
-    return out
 
 
 def load_index(store: ResultsStore, index: DuplicateIndex) -> int:
@@ -79,7 +66,7 @@ class Scorer:
         self.model_ref = model_ref
         self.store_text = store_text
 
-    def __call__(self, batch: list[Submission]) -> list[dict]:
+    def __call__(self, batch: list[Submission]) -> list[LetterResult]:
         t0 = time.perf_counter()
         results = self.engine.score([s.letter for s in batch])
         t1 = time.perf_counter()
@@ -92,8 +79,8 @@ class Scorer:
         now = utcnow()
         rows = [ScoredLetter(
             letter_id=s.letter.id, model_name=self.model_ref["name"], model_version=self.model_ref["version"],
-            precision=self.model_ref.get("precision", ""), scored_at=now, route=r["route"]["decision"],
-            scores=r if self.store_text else without_span_text(r), signature=signature_to_bytes(sig),
+            precision=self.model_ref.get("precision", ""), scored_at=now, route=r.route.decision,
+            scores=r.to_json(span_texts=self.store_text), signature=signature_to_bytes(sig),
             submitter_hash=key, text=s.letter.text if self.store_text else None,
             meta=s.metadata if self.store_text else None,
         ) for s, r, sig, key in zip(batch, results, sigs, keys, strict=True)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -16,6 +16,7 @@ from serving.store import ResultsStore
 from xinfang.config import Settings
 from xinfang.duplicates import DuplicateIndex
 from xinfang.model_folder import ModelFolder
+from xinfang.result import LetterResult
 from xinfang.text import LetterTokenizer
 
 
@@ -27,7 +28,7 @@ class AppState:
     model_ref: dict[str, str]
     store: ResultsStore
     index: DuplicateIndex
-    batcher: MicroBatcher[Submission, dict[str, Any]]
+    batcher: MicroBatcher[Submission, LetterResult]
     keyring: KeyRing | None  # None: authentication is off
     tokenizer: LetterTokenizer  # the model's, to count tokens at the door
     started: float = field(default_factory=time.time)

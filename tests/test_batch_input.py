@@ -94,14 +94,30 @@ TEXT = (f"我实名举报某街道办副主任王某某，2019年3月在某小�
         f"联系电话{PHONE}，身份证号{ID_NUMBER}，举报人{NAME}。")
 
 
-def spans_of(result: dict) -> list[dict]:
-    from xinfang.batch.spans import evidence_spans
+@pytest.fixture()
+def signals_settings(settings: Settings, tmp_path: Path) -> Settings:  # noqa: F811
+    """Settings whose tiny/v0 marks every credibility signal present (decision thresholds 0), so that the
+    rules' spans (the signed ones quote the phone and ID numbers) are in the result whatever the random
+    weights of the tiny model say."""
+    import shutil
 
-    return [s for s in evidence_spans(result) if s["start"] >= 0]
+    folder = tmp_path / "signals-models" / "tiny" / "v0"
+    shutil.copytree(settings.models_dir / "tiny" / "v0", folder)
+    cal = json.loads((folder / "calibration.json").read_text(encoding="utf-8"))
+    cal["credibility"]["decision_thresholds"] = [0.0] * len(cal["credibility"]["decision_thresholds"])
+    (folder / "calibration.json").write_text(json.dumps(cal), encoding="utf-8")
+    return settings.model_copy(update={"models_dir": folder.parent.parent})
+
+
+def spans_of(result: dict) -> list[dict]:
+    from xinfang.result import LetterResult
+
+    return [s.model_dump() for s in LetterResult.model_validate(result).spans() if s.start >= 0]
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "csv"])
-def test_span_texts_are_masked_in_every_file(settings: Settings, tmp_path: Path, suffix: str):  # noqa: F811
+def test_span_texts_are_masked_in_every_file(signals_settings: Settings, tmp_path: Path, suffix: str):
+    settings = signals_settings  # noqa: F811
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "p1", "text": TEXT, "submitter": PHONE}, ensure_ascii=False) + "\n",
                    encoding="utf-8")
@@ -127,11 +143,13 @@ def test_span_texts_are_masked_in_every_file(settings: Settings, tmp_path: Path,
     assert any(s["text"] == TEXT[s["start"]: s["end"]] for s in spans)  # spans without personal data stay
 
 
-def test_unmasked_spans_by_option_setting_and_cli(settings: Settings, tmp_path: Path):  # noqa: F811
+def test_unmasked_spans_by_option_setting_and_cli(signals_settings: Settings, tmp_path: Path):
     from typer.testing import CliRunner
 
     from xinfang.cli import app
     from xinfang.config import get_settings
+
+    settings = signals_settings  # noqa: F811
 
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "p1", "text": TEXT}, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -22,30 +22,55 @@ def engine(tiny_model_dir):
 
 
 def test_result_shape_follows_schema(engine):
+    from xinfang.result import (
+        RESULT_VERSION,
+        BinaryAnswer,
+        CredibilityAnswer,
+        LetterResult,
+        MaliciousAnswer,
+        MultiLabelAnswer,
+        SingleLabelAnswer,
+    )
+
     results = engine.score(LETTERS)
-    assert [r["id"] for r in results] == ["a", "b", "c", "d"]
+    assert [r.id for r in results] == ["a", "b", "c", "d"]
     schema = engine.schema
+    kinds = {"topic": MultiLabelAnswer, "sector": SingleLabelAnswer, "credibility": CredibilityAnswer,
+             "malicious": MaliciousAnswer, "abusive": BinaryAnswer}
     for r in results:
-        assert r["model"]["name"] == "tiny" and r["model"]["version"] == "v0"
-        assert set(r["topic"]) >= {"labels", "primary", "scores"}
-        assert list(r["topic"]["scores"]) == schema.head("topic").class_ids
-        assert r["sector"]["label"] in schema.head("sector").class_ids
-        assert abs(sum(r["sector"]["scores"].values()) - 1.0) < 1e-3
-        assert 0.0 <= r["credibility"]["score"] <= 1.0
-        assert 0.0 <= r["malicious"]["probability"] <= 1.0 and 0.0 <= r["abusive"]["probability"] <= 1.0
-        assert r["route"]["decision"] in {"auto", "human"}
-        assert (r["route"]["decision"] == "human") == bool(r["route"]["reasons"])
+        assert isinstance(r, LetterResult) and r.result_version == RESULT_VERSION
+        assert {h: type(a) for h, a in r.heads.items()} == kinds  # in schema order, each of its head's type
+        assert r.model.name == "tiny" and r.model.version == "v0"
+        assert list(r.topic.scores) == schema.head("topic").class_ids
+        assert r.sector.label in schema.head("sector").class_ids
+        assert abs(sum(r.sector.scores.values()) - 1.0) < 1e-3
+        assert 0.0 <= r.credibility.score <= 1.0
+        assert 0.0 <= r.malicious.probability <= 1.0 and 0.0 <= r.abusive.probability <= 1.0
+        assert (r.route.decision == "human") == bool(r.route.reasons)
+        # the JSON keeps the layout external checks read: heads at the top level, between model and route
+        data = r.to_json()
+        assert list(data) == ["id", "model", *schema.head_names, "route", "duplicates", "result_version"]
+        assert LetterResult.model_validate(data) == r
+
+
+def test_credibility_primary_is_one_of_its_labels(engine):
+    """A signal dropped for want of evidence is no longer the primary one (the untyped result kept it)."""
+    for r in engine.score(LETTERS):
+        cred = r.credibility
+        assert cred.primary in cred.labels if cred.labels else cred.primary is None
+        if cred.labels:  # the likeliest of the signals kept
+            assert cred.scores[cred.primary] == max(cred.scores[c] for c in cred.labels)
 
 
 def test_one_credibility_answer_with_spans_into_the_original_text(engine):
     r = engine.score(LETTERS[:2])
     text = LETTERS[0].text
-    cred = r[0]["credibility"]
+    cred = r[0].credibility
     # one answer: every present signal carries evidence, and every evidence span belongs to a present signal
-    assert {s["type"] for s in cred["signals"]} == set(cred["labels"])
-    for s in cred["signals"]:
-        assert text[s["start"]: s["end"]] == s["text"]
-    assert {i["type"] for i in r[1]["malicious"]["indicators"]} >= {"hearsay", "threat"}
+    assert {s.type for s in cred.signals} == set(cred.labels)
+    for s in cred.signals:
+        assert text[s.start: s.end] == s.text
+    assert {i.type for i in r[1].malicious.indicators} >= {"hearsay", "threat"}
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
@@ -63,7 +88,7 @@ def test_scores_do_not_depend_on_batch_company(tiny_model_dir, precision):
 
 def test_fp32_and_missing_model(tiny_model_dir, tmp_path):
     e = Engine(tiny_model_dir, precision="fp32")
-    assert e.score(LETTERS[:1])[0]["model"]["precision"] == "fp32"
+    assert e.score(LETTERS[:1])[0].model.precision == "fp32"
     with pytest.raises(ModelNotFound):
         ModelFolder.resolve(tmp_path, "nope")
     assert ModelFolder.resolve(tiny_model_dir.parent.parent, "tiny/v0").path == tiny_model_dir.resolve()
@@ -104,7 +129,7 @@ def test_a_head_that_does_not_route_never_sends_a_letter_to_a_person(tiny_model_
         next(h for h in schema["heads"] if h["name"] == "credibility")["routes"] = routes
         (folder / "schema.yaml").write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
         r = Engine(folder, precision="fp32").score(LETTERS[:1])[0]
-        assert any(x.startswith("credibility:") for x in r["route"]["reasons"]) is routes
+        assert any(x.startswith("credibility:") for x in r.route.reasons) is routes
 
 
 def test_an_exclusive_class_is_the_whole_answer():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from xinfang.near_duplicates import MAX_LISTED, NearDuplicates
+from xinfang.result import RESULT_VERSION, LetterResult, MaliciousAnswer, ModelRef, Route
 
 PHRASES = ["村里的低保补贴被村干部克扣", "工程招投标存在围标串标", "学校校长违规收取补课费", "医院院长收受药品回扣",
            "拆迁补偿标准不公开", "单位长期拖欠社保缴费", "领导公车私用接送家属", "扶贫项目资金去向不明",
@@ -21,8 +22,10 @@ def letters(n: int = 40) -> list[tuple[str, str, str | None]]:
     return out
 
 
-def result(letter_id: str) -> dict:
-    return {"id": letter_id, "malicious": {"score": 0.1, "indicators": []}}
+def result(letter_id: str) -> LetterResult:
+    return LetterResult(id=letter_id, model=ModelRef(name="m", version="1", precision="fp32"),
+                        malicious=MaliciousAnswer(probability=0.1, flag=False, confidence=0.9, indicators=[]),
+                        route=Route(decision="auto", reasons=[]), duplicates=[], result_version=RESULT_VERSION)
 
 
 def test_staged_batches_answer_like_one_sequential_index():
@@ -44,12 +47,12 @@ def test_staged_batches_answer_like_one_sequential_index():
         assert len(staged_policy) == start  # nothing indexed before the batch is committed
         staged_policy.commit(staged)
     assert got == expected and len(staged_policy) == len(seq) == len(rows)
-    last = expected[33]
+    last = expected[33].to_json()
     assert len(last["duplicates"]) == MAX_LISTED
     (flag,) = last["malicious"]["indicators"]
     assert flag == {"type": "near_duplicate", "text": "", "start": -1, "end": -1, "source": "duplicates",
                     "count": 23, "same_submitter": True}
-    assert expected[10]["duplicates"] == [] and expected[11]["malicious"]["indicators"] == []
+    assert expected[10].duplicates == [] and expected[11].malicious.indicators == []
 
 
 def test_a_letter_is_not_its_own_duplicate_and_first_id_wins():
@@ -58,7 +61,7 @@ def test_a_letter_is_not_its_own_duplicate_and_first_id_wins():
     sig = policy.signature(text)
     policy.annotate(result("A"), sig, "k1")
     again = result("A")
-    assert policy.annotate(again, sig, "k1").hits == [] and again["duplicates"] == []
+    assert policy.annotate(again, sig, "k1").hits == [] and again.duplicates == []
     assert len(policy) == 1 and policy.index.submitter_of("A") == "k1"
 
 
@@ -87,7 +90,6 @@ def test_api_and_batch_job_give_identical_answers(tiny_model_dir, tmp_path):
     from rich.console import Console
 
     from serving.app import create_app
-    from serving.score_and_store import without_span_text
     from serving.store import ResultsStore
     from xinfang.batch.job import ClassifyOptions, JobFiles, run_classify
     from xinfang.config import Settings
@@ -111,11 +113,9 @@ def test_api_and_batch_job_give_identical_answers(tiny_model_dir, tmp_path):
         assert r.status_code == 200, r.text
         api = r.json()["results"]
 
-    heads = [h.name for h in engine.schema.heads]
-
     def answer(result: dict) -> dict:
         # span texts aside: the batch job may mask personal data in them (offsets stay)
-        return without_span_text({k: result[k] for k in ["id", *heads, "route", "duplicates"]})
+        return LetterResult.model_validate(result).to_json(span_texts=False)
 
     assert [answer(x) for x in api] == [answer(x) for x in batch]
     by_id = {x["id"]: x for x in api}

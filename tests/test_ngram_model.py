@@ -72,16 +72,12 @@ def test_every_present_signal_gets_a_span_or_is_dropped():
                for i, t in enumerate(["有转账记录为证", "附照片三张", "咨询政策", "希望回复", "我有转账凭证"] * 4)]
     model = fit_ngram_model(letters, schema, min_df=1)
     text = "村主任收钱，我手里有转账截图。"
-    answer = {"labels": ["evidence", "signed"]}
-    present_signals(answer, text, [], head.class_ids, model)
+    labels, spans = present_signals(["evidence", "signed"], text, [], head.class_ids, model)
     # evidence: no rule span, so the n-gram model shows where it reads it; signed: nothing to show, dropped
-    assert answer["labels"] == ["evidence"]
-    (span,) = answer["signals"]
-    assert span["source"] == "model" and text[span["start"]: span["end"]] == span["text"] and "转账" in span["text"]
+    assert labels == ["evidence"]
+    (span,) = spans
+    assert span.source == "model" and text[span.start: span.end] == span.text and "转账" in span.text
     rule = Signal(type="evidence", text="转账截图", start=text.index("转账截图"), end=text.index("转账截图") + 4)
-    answer = {"labels": ["evidence"]}
-    present_signals(answer, text, [rule], head.class_ids, None)
-    assert [s["source"] for s in answer["signals"]] == ["rule"]
-    answer = {"labels": ["evidence"]}
-    present_signals(answer, text, [], head.class_ids, None)
-    assert answer == {"labels": [], "signals": []}
+    labels, spans = present_signals(["evidence"], text, [rule], head.class_ids, None)
+    assert [s.source for s in spans] == ["rule"]
+    assert present_signals(["evidence"], text, [], head.class_ids, None) == ([], [])

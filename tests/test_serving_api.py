@@ -14,7 +14,8 @@ from serving.app import create_app
 from serving.keys import create_key
 from serving.store import ResultsStore
 from xinfang.config import Settings
-from xinfang.engine import Engine
+from xinfang.engine import Engine, LetterIn
+from xinfang.result import result_json_schema
 from xinfang.submitters import SubmitterKeyer
 
 LETTER = ("我实名举报某街道办副主任王某某，2019年3月在某小区工地收受工程老板红包5万元，有转账记录和照片为证。"
@@ -70,8 +71,8 @@ def test_score_result_shape(api, engine):
     r = api.client.post("/v1/letters:score", json={"id": "shape-1", "text": LETTER}, headers=api.headers)
     assert r.status_code == 200, r.text
     body = r.json()
-    direct = engine.score([type("L", (), {"id": "shape-1", "text": LETTER})()])[0]
-    assert set(body) == set(direct)
+    direct = engine.score([LetterIn("shape-1", LETTER)])[0]
+    assert body == direct.to_json()  # the API answers the engine's typed result, as its JSON
     assert body["id"] == "shape-1"
     assert body["model"] == {"name": "tiny", "version": "v0", "precision": "int8"}
     assert list(body["topic"]["scores"]) == engine.schema.head("topic").class_ids
@@ -107,7 +108,18 @@ def test_model_info(api):
 def test_openapi_describes_the_api(api):
     spec = api.client.get("/openapi.json").json()
     assert {"/v1/letters:score", "/v1/letters:batch", "/v1/model", "/healthz", "/readyz"} <= set(spec["paths"])
-    assert "ScoreResult" in spec["components"]["schemas"] and spec["components"]["securitySchemes"]
+    schemas = spec["components"]["schemas"]
+    assert spec["components"]["securitySchemes"]
+    ok = spec["paths"]["/v1/letters:score"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/LetterResult"}
+    # the published result schema (xinfang.result, docs/result.schema.json) is the one the API answers with
+    published = result_json_schema()
+    assert schemas["LetterResult"]["required"] == published["required"]
+    assert schemas["LetterResult"]["additionalProperties"]["oneOf"] == [
+        {"$ref": x["$ref"].replace("#/$defs/", "#/components/schemas/")}
+        for x in published["additionalProperties"]["oneOf"]]
+    for name in ("CredibilityAnswer", "MaliciousAnswer", "NearDuplicateIndicator", "Route"):
+        assert schemas[name]["required"] == published["$defs"][name]["required"]
 
 
 # ---- auth ---------------------------------------------------------------------------------------------

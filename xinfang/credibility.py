@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from xinfang.ngram_model import NgramModel
+from xinfang.result import Span
 from xinfang.schema import Schema
 from xinfang.signals import CREDIBILITY_SIGNALS, Signal, extract_signals
 
@@ -34,26 +35,26 @@ def rule_evidence(schema: Schema, texts: Sequence[str], signals: Sequence[Sequen
     return {h.name: rule_matrix(h.class_ids, signals) for h in heads}
 
 
-def span_dict(s: Signal) -> dict:
-    return {"type": s.type, "text": s.text, "start": s.start, "end": s.end, "source": s.source}
+def span(s: Signal) -> Span:
+    """A rule signal as a result's evidence span."""
+    return Span(type=s.type, text=s.text, start=s.start, end=s.end, source=s.source)
 
 
-def present_signals(answer: dict, text: str, signals: Sequence[Signal], class_ids: Sequence[str],
-                    ngram: NgramModel | None, head: str = "credibility") -> None:
-    """Fill `answer["signals"]` with the evidence of each signal in `answer["labels"]`: the rules' spans, else
-    the stretch of text that most supports it in the n-gram model (source "model"). A signal for which no
-    text can be shown is dropped from the labels: a reviewer must be able to check every signal."""
-    spans: list[dict] = []
+def present_signals(labels: Sequence[str], text: str, signals: Sequence[Signal], class_ids: Sequence[str],
+                    ngram: NgramModel | None, head: str = "credibility") -> tuple[list[str], list[Span]]:
+    """The signals of `labels` that can be shown, and their evidence: the rules' spans, else the stretch of
+    text that most supports the signal in the n-gram model (source "model"). A signal for which no text can be
+    shown is dropped from the labels: a reviewer must be able to check every signal."""
+    spans: list[Span] = []
     kept: list[str] = []
-    for signal in answer.get("labels", []):
-        found = [span_dict(s) for s in signals if s.type == signal]
+    for signal in labels:
+        found = [span(s) for s in signals if s.type == signal]
         if not found and ngram is not None:
             where = ngram.evidence(text, head, list(class_ids).index(signal))
             if where is not None:
-                found = [{"type": signal, "text": text[where[0]: where[1]], "start": where[0], "end": where[1],
-                          "source": "model"}]
+                found = [Span(type=signal, text=text[where[0]: where[1]], start=where[0], end=where[1],
+                              source="model")]
         if found:
             kept.append(signal)
             spans += found
-    answer["labels"] = kept
-    answer["signals"] = spans
+    return kept, spans

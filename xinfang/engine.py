@@ -1,5 +1,5 @@
 """The scoring engine: ONNX Runtime + tokenizers, overlapping windows, length-sorted batches,
-calibrated per-head answers, rule evidence spans and a routing decision for each letter."""
+calibrated per-head answers, rule evidence spans and a routing decision: a typed result per letter."""
 
 from __future__ import annotations
 
@@ -10,20 +10,16 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from xinfang.credibility import present_signals, rule_evidence, span_dict
-from xinfang.heads import (
-    aggregate_windows,
-    blend_logits,
-    confidence,
-    decisions,
-    multi_label_answer,
-    probabilities,
-)
+from xinfang.answers import letter_answers
+from xinfang.credibility import rule_evidence
+from xinfang.heads import aggregate_windows, blend_logits, probabilities
 from xinfang.model_folder import ModelFolder
 from xinfang.ngram_model import NGRAM_FILE, NgramModel
 from xinfang.precision import Precision
-from xinfang.schema import Head, HeadKind
-from xinfang.signals import MALICIOUS_INDICATORS, Signal, extract_signals
+from xinfang.result import RESERVED, RESULT_VERSION, LetterResult, ModelRef
+from xinfang.routing import route
+from xinfang.schema import Head
+from xinfang.signals import Signal, extract_signals
 from xinfang.text import LetterTokenizer, normalise
 from xinfang.window_batches import run_length_sorted
 
@@ -44,6 +40,9 @@ class Engine:
         self.folder = folder if isinstance(folder, ModelFolder) else ModelFolder(Path(folder))
         self.folder.check()
         self.schema = self.folder.schema
+        clash = RESERVED & set(self.schema.head_names)
+        if clash:
+            raise ValueError(f"head names {sorted(clash)} are taken by a result's own fields; rename the heads")
         self.calibration = self.folder.calibration
         cfg = self.folder.inference
         self.tokenizer = LetterTokenizer.from_file(self.folder.path / "tokenizer.json",
@@ -112,59 +111,19 @@ class Engine:
         return self.calibration.get(head.name, {})
 
     # ---- results ----
-    def score(self, letters: Sequence[LetterIn]) -> list[dict]:
-        """One result dict per letter, in input order."""
+    def score(self, letters: Sequence[LetterIn]) -> list[LetterResult]:
+        """One result per letter, in input order (`duplicates` empty: near-copies are the caller's policy)."""
         signals = [extract_signals(x.text) if self.with_signals or self.ngram is not None else []
                    for x in letters]
         probs = self.probabilities([x.text for x in letters], signals)
-        return [self._result(x, {h: p[i] for h, p in probs.items()}, signals[i] if self.with_signals else [])
+        return [self._letter_result(x, {h: p[i] for h, p in probs.items()},
+                                    signals[i] if self.with_signals else None)
                 for i, x in enumerate(letters)]
 
-    def _head_answer(self, head: Head, p: np.ndarray) -> tuple[dict, float]:
-        cal = self._cal(head)
-        thresholds = cal.get("decision_thresholds") or None
-        row = p[None, :]
-        chosen = decisions(row, head.kind, thresholds)[0]
-        conf = float(confidence(row, head.kind, thresholds)[0])
-        scores = {c: round(float(v), 4) for c, v in zip(head.class_ids, p, strict=True)}
-        if head.kind is HeadKind.single_label:
-            return {"label": head.class_ids[int(p.argmax())], "scores": scores, "confidence": round(conf, 4)}, conf
-        if head.kind is HeadKind.binary:
-            return {"probability": round(float(p[0]), 4), "flag": bool(chosen[0]),
-                    "confidence": round(conf, 4)}, conf
-        labels, primary = multi_label_answer(p, chosen, head.class_ids, {c.id for c in head.classes if c.exclusive})
-        return {"labels": labels, "primary": primary, "scores": scores, "confidence": round(conf, 4)}, conf
-
-    def _result(self, letter: LetterIn, probs: dict[str, np.ndarray], signals: Sequence[Signal] = ()) -> dict:
-        out: dict = {"id": letter.id, "model": self.model_ref}
-        reasons: list[str] = []
-        for head in self.schema.heads:
-            answer, conf = self._head_answer(head, probs[head.name])
-            route = self._cal(head).get("route", {})
-            threshold = route.get("threshold")
-            if head.routes and threshold is not None and conf < threshold:
-                reasons.append(f"{head.name}: confidence {conf:.2f} below the auto-route threshold {threshold:.2f}")
-            out[head.name] = answer
-        if "credibility" in out:
-            cred = out["credibility"]
-            head = self.schema.head("credibility")
-            weights = {c.id: (c.weight if c.weight is not None else 1.0) for c in head.classes}
-            total = sum(weights.values()) or 1.0
-            cred["score"] = round(sum(weights[c] * cred["scores"][c] for c in weights) / total, 4)
-            if self.with_signals:
-                present_signals(cred, letter.text, signals, head.class_ids, self.ngram, head.name)
-            else:
-                cred["signals"] = []
-        if "malicious" in out:
-            mal = out["malicious"]
-            mal["indicators"] = [span_dict(s) for s in signals if s.type in MALICIOUS_INDICATORS]
-            if mal.get("flag"):
-                kinds = sorted({s["type"] for s in mal["indicators"]})
-                reasons.append("malicious: possible false or malicious report; a person must review it"
-                               + (f" (indicators: {', '.join(kinds)})" if kinds else ""))
-        if out.get("abusive", {}).get("flag"):
-            reasons.append("abusive: offensive language")
-        out["route"] = {"decision": "human" if reasons else "auto", "reasons": reasons}
-        out["duplicates"] = []
-        return out
-
+    def _letter_result(self, letter: LetterIn, probs: dict[str, np.ndarray], signals: Sequence[Signal] | None
+                       ) -> LetterResult:
+        answers, confidences = letter_answers(self.schema, self.calibration, probs, letter.text, signals,
+                                              self.ngram)
+        return LetterResult(id=letter.id, model=ModelRef(**self.model_ref),
+                            route=route(self.schema, self.calibration, answers, confidences), duplicates=[],
+                            result_version=RESULT_VERSION, **answers)

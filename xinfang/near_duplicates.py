@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xinfang.duplicates import DuplicateIndex, MinHasher
+from xinfang.result import MALICIOUS_HEAD, Duplicate, LetterResult, MaliciousAnswer, NearDuplicateIndicator
 
 HASHER_ARGS = {"num_perm": 128, "seed": 20240601, "ngram": 3}  # change them and stored signatures stop matching
 MAX_LISTED = 20  # earlier near-copies listed in a result's `duplicates`, best first (the indicator counts all)
@@ -24,12 +25,11 @@ def new_index() -> DuplicateIndex:
     return DuplicateIndex(**HASHER_ARGS)
 
 
-def near_duplicate_indicator(count: int, same_submitter: bool) -> dict:
+def near_duplicate_indicator(count: int, same_submitter: bool) -> NearDuplicateIndicator:
     """The malicious-head indicator of a mass-copied letter. Same keys as a rule span, but it points at no
     text (text "", start = end = -1, source "duplicates"); `count` earlier near-copies were seen and
     `same_submitter` says whether one of them came from the same submitter."""
-    return {"type": "near_duplicate", "text": "", "start": -1, "end": -1, "source": "duplicates",
-            "count": count, "same_submitter": same_submitter}
+    return NearDuplicateIndicator(count=count, same_submitter=same_submitter)
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,13 @@ class Finding:
     def mass_copy(self) -> bool:
         return len(self.hits) >= MASS_COPY_MIN or self.same_submitter
 
-    def apply(self, result: dict) -> None:
+    def apply(self, result: LetterResult) -> None:
         """Write the finding into a result: `duplicates` (at most MAX_LISTED, {id, similarity}) and, for a
         mass copy, the near_duplicate indicator appended to the malicious head's indicators."""
-        result["duplicates"] = [{"id": i, "similarity": s} for i, s in self.hits[:MAX_LISTED]]
-        if self.mass_copy and isinstance(result.get("malicious"), dict):
-            result["malicious"].setdefault("indicators", []).append(
-                near_duplicate_indicator(len(self.hits), self.same_submitter))
+        result.duplicates = [Duplicate(id=i, similarity=s) for i, s in self.hits[:MAX_LISTED]]
+        malicious = result.heads.get(MALICIOUS_HEAD)
+        if self.mass_copy and isinstance(malicious, MaliciousAnswer):
+            malicious.indicators.append(near_duplicate_indicator(len(self.hits), self.same_submitter))
 
 
 class NearDuplicates:
@@ -92,10 +92,10 @@ class NearDuplicates:
         same = sub_key is not None and any(sub == sub_key for _, _, sub in found)
         return Finding([(i, s) for i, s, _ in found], same)
 
-    def annotate(self, result: dict, sig: np.ndarray, sub_key: str | None,
+    def annotate(self, result: LetterResult, sig: np.ndarray, sub_key: str | None,
                  staged: DuplicateIndex | None = None) -> Finding:
-        """Find, apply to the result (keyed by result['id']) and index the letter (in `staged` if given)."""
-        letter_id = result["id"]
+        """Find, apply to the result (keyed by its id) and index the letter (in `staged` if given)."""
+        letter_id = result.id
         finding = self.find(letter_id, sig, sub_key, staged)
         finding.apply(result)
         if staged is None:

@@ -9,6 +9,7 @@ import numpy as np
 
 from xinfang.batch.records import Letter, Rejected
 from xinfang.engine import Engine, LetterIn
+from xinfang.result import LetterResult
 
 
 @dataclass
@@ -21,7 +22,9 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Scored:
-    result: dict
+    """A letter's result and its MinHash signature."""
+
+    result: LetterResult
     sig: np.ndarray
 
 
@@ -35,13 +38,13 @@ class Failed:
 Outcome = Scored | Failed
 
 
-def score_texts(engine: Engine, letters: Sequence[LetterIn]) -> list[dict | Failed]:
+def score_texts(engine: Engine, letters: Sequence[LetterIn]) -> list[LetterResult | Failed]:
     """Results in order; if the chunk raises, each letter is retried alone so one bad letter fails alone."""
     try:
         return list(engine.score(letters))
     except Exception:  # any model failure is reported per letter, never fatal
         pass
-    out: list[dict | Failed] = []
+    out: list[LetterResult | Failed] = []
     for letter in letters:
         try:
             out.append(engine.score([letter])[0])

@@ -139,12 +139,11 @@ def run_classify(opts: ClassifyOptions, settings: Settings | None = None,
     summary = Summary(folder.schema)
     dups = RunDuplicates(settings.duplicate_threshold, SubmitterKeyer.from_settings(settings))
     state = load_output(files.output, codec, summary.add_result)
-    ref = state.model or {}
-    if state.model and (ref.get("name"), ref.get("version"), ref.get("precision")) != (
-            folder.name, folder.version, opts.precision):
-        raise ResumeError(f"{files.output} was written by model {ref.get('name')}/{ref.get('version')} "
-                          f"({ref.get('precision')}), not {folder.name}/{folder.version} ({opts.precision}); "
-                          "use --restart or another output file")
+    ref = state.model
+    if ref is not None and (ref.name, ref.version, ref.precision) != (folder.name, folder.version, opts.precision):
+        raise ResumeError(f"{files.output} was written by model {ref.name}/{ref.version} ({ref.precision}), "
+                          f"not {folder.name}/{folder.version} ({opts.precision}); use --restart or another "
+                          "output file")
     error_lines = load_errors(files.errors, lambda rec: summary.add_error(rec["reason"]))
     restored = load_signatures(files.sigs, state.done, lambda *a: _restore(dups, files.sigs, *a))
     missing = state.done - restored

@@ -3,7 +3,6 @@ keeps reading, checking and writing, so the output, error and resume contract is
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ from xinfang.batch.resume import decode_sig, encode_sig
 from xinfang.engine import Engine, LetterIn
 from xinfang.errors import XinfangError
 from xinfang.model_folder import REQUIRED, ModelFolder
+from xinfang.result import LetterResult
 
 log = get_logger()
 
@@ -66,7 +66,7 @@ class EngineActor:
         results = score_texts(self.engine, letters)
         return {
             "pos": batch["pos"],
-            "result": np.array([json.dumps(r, ensure_ascii=False) if isinstance(r, dict) else ""
+            "result": np.array([r.model_dump_json() if isinstance(r, LetterResult) else ""
                                 for r in results], dtype=object),
             "failed": np.array([r.error if isinstance(r, Failed) else "" for r in results], dtype=object),
             "sig": np.array([encode_sig(self.hasher.signature(t)) for t in texts], dtype=object),
@@ -137,7 +137,7 @@ class RayScorer:
                     for pos, res, failed, sig in zip(b["pos"].tolist(), b["result"], b["failed"], b["sig"],
                                                      strict=True):
                         outcomes[pos] = (Failed(str(failed)) if failed
-                                         else Scored(json.loads(res), decode_sig(sig)))
+                                         else Scored(LetterResult.model_validate_json(res), decode_sig(sig)))
             except Exception as exc:  # Ray wraps worker errors; keep letter text out of the message
                 log.error("ray scoring failed: %s", type(exc).__name__)
                 raise XinfangError(f"scoring on Ray failed ({type(exc).__name__}); what was written is kept, "

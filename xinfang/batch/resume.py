@@ -14,6 +14,7 @@ import numpy as np
 
 from xinfang.batch.writer import ResultCodec
 from xinfang.errors import XinfangError
+from xinfang.result import LetterResult, ModelRef
 
 T = TypeVar("T")
 
@@ -70,17 +71,17 @@ class OutputState:
     """What a previous run left in the output file."""
 
     done: set[str] = field(default_factory=set)
-    model: dict | None = None
+    model: ModelRef | None = None
 
 
-def load_output(path: Path, codec: ResultCodec, on_result: Callable[[dict], None]) -> OutputState:
+def load_output(path: Path, codec: ResultCodec, on_result: Callable[[LetterResult], None]) -> OutputState:
     state = OutputState()
     for result in scan(path, codec.decode, codec.header):
-        if result["id"] in state.done:
+        if result.id in state.done:
             raise ResumeError(f"{path} holds letter id twice; fix or remove the file, or use --restart")
-        state.done.add(result["id"])
+        state.done.add(result.id)
         if state.model is None:
-            state.model = result.get("model")
+            state.model = result.model
         on_result(result)
     return state
 

@@ -10,6 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from xinfang.batch.dedup import RunDuplicates
+from xinfang.result import (
+    BinaryAnswer,
+    LetterResult,
+    MultiLabelAnswer,
+    NearDuplicateIndicator,
+    SingleLabelAnswer,
+)
+from xinfang.routing import reason_head
 from xinfang.schema import Schema
 
 LARGEST = 10  # clusters / submitter counts shown
@@ -28,26 +36,21 @@ class Summary:
         self.errors: Counter[str] = Counter()
         self.now: Counter[str] = Counter()  # this run: scored, errors, skipped
 
-    def add_result(self, result: dict, now: bool = False) -> None:
+    def add_result(self, result: LetterResult, now: bool = False) -> None:
         self.results += 1
         self.now["scored"] += now
         for head, counts in self.heads.items():
-            answer = result.get(head)
-            if not isinstance(answer, dict):
-                continue
-            if "label" in answer:
-                counts[str(answer["label"])] += 1
-            elif "labels" in answer:
-                counts.update(answer["labels"] or ["(none)"])
-            elif "flag" in answer:
-                counts["yes" if answer["flag"] else "no"] += 1
-        route = result.get("route", {})
-        if route.get("decision") == "human":
+            answer = result.heads.get(head)
+            if isinstance(answer, SingleLabelAnswer):
+                counts[answer.label] += 1
+            elif isinstance(answer, MultiLabelAnswer):
+                counts.update(answer.labels or ["(none)"])
+            elif isinstance(answer, BinaryAnswer):
+                counts["yes" if answer.flag else "no"] += 1
+        if result.route.decision == "human":
             self.human += 1
-            self.human_by_head.update({r.split(":", 1)[0] for r in route.get("reasons", [])})
-        malicious = result.get("malicious")
-        indicators = malicious.get("indicators", []) if isinstance(malicious, dict) else []
-        self.mass_copies += any(i.get("type") == "near_duplicate" for i in indicators)
+            self.human_by_head.update({reason_head(r) for r in result.route.reasons})
+        self.mass_copies += any(isinstance(s, NearDuplicateIndicator) for s in result.spans())
 
     def add_error(self, reason: str, now: bool = False) -> None:
         self.errors[reason] += 1

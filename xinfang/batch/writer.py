@@ -9,6 +9,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from xinfang.errors import XinfangError
+from xinfang.result import (
+    BinaryAnswer,
+    CredibilityAnswer,
+    LetterResult,
+    MultiLabelAnswer,
+    SingleLabelAnswer,
+    answer_model,
+)
 from xinfang.schema import HeadKind, Schema
 
 OUTPUT_FORMATS = ("jsonl", "csv")
@@ -29,8 +40,9 @@ def _dumps(obj: Any) -> str:
 
 
 class ResultCodec:
-    """One result as one line and back. JSONL: the result object. CSV: flattened key columns (per head
-    kind: label/confidence, labels/primary, probability/flag, score) then `result`, the full JSON."""
+    """One result as one line and back. JSONL: the result's JSON. CSV: flattened key columns (per head
+    kind: label/confidence, labels/primary, probability/flag, credibility's score) then `result`, the full
+    JSON."""
 
     def __init__(self, fmt: str, schema: Schema):
         self.fmt = fmt
@@ -41,7 +53,7 @@ class ResultCodec:
                 cols += [h.name, f"{h.name}_confidence"]
             elif h.kind is HeadKind.multi_label:
                 cols += [h.name, f"{h.name}_primary"]
-                cols += [f"{h.name}_score"] if h.name == "credibility" else []
+                cols += [f"{h.name}_score"] if answer_model(h) is CredibilityAnswer else []
             else:
                 cols += [f"{h.name}_probability", f"{h.name}_flag"]
         self.columns = cols + ["route", "duplicates", "result"]
@@ -56,25 +68,29 @@ class ResultCodec:
         csv.writer(buf, lineterminator="\n").writerow(values)
         return buf.getvalue()
 
-    def encode(self, result: dict) -> str:
+    def encode(self, result: LetterResult) -> str:
+        data = result.to_json()
         if self.fmt == "jsonl":
-            return _dumps(result) + "\n"
-        row: list[Any] = [result["id"]]
+            return _dumps(data) + "\n"
+        row: list[Any] = [result.id]
         for h in self.heads:
-            a = result.get(h.name, {})
-            if h.kind is HeadKind.single_label:
-                row += [a.get("label", ""), a.get("confidence", "")]
-            elif h.kind is HeadKind.multi_label:
-                row += ["|".join(a.get("labels", [])), a.get("primary") or ""]
-                row += [a.get("score", "")] if h.name == "credibility" else []
-            else:
-                row += [a.get("probability", ""), int(bool(a.get("flag")))]
-        duplicates = "|".join(d["id"] for d in result.get("duplicates", []))
-        row += [result.get("route", {}).get("decision", ""), duplicates, _dumps(result)]
+            a = result.heads.get(h.name)
+            if isinstance(a, SingleLabelAnswer):
+                row += [a.label, a.confidence]
+            elif isinstance(a, MultiLabelAnswer):
+                row += ["|".join(a.labels), a.primary or ""]
+                row += [a.score] if isinstance(a, CredibilityAnswer) else []
+            elif isinstance(a, BinaryAnswer):
+                row += [a.probability, int(a.flag)]
+            else:  # a head this result lacks
+                row += ["", ""] + ([""] if answer_model(h) is CredibilityAnswer else [])
+        duplicates = "|".join(d.id for d in result.duplicates)
+        row += [result.route.decision, duplicates, _dumps(data)]
         return self._csv_line(row)
 
-    def decode(self, line: str) -> dict:
-        """The result of one line written by encode; ValueError if it is not one."""
+    def decode(self, line: str) -> LetterResult:
+        """The result of one line written by encode. ValueError if the line is not a result row (a torn or
+        foreign line); XinfangError if it is one this version cannot read (another result layout)."""
         if self.fmt == "jsonl":
             obj = json.loads(line)
         else:
@@ -84,7 +100,13 @@ class ResultCodec:
             obj = json.loads(rows[0][-1])
         if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
             raise ValueError("not a result row")
-        return obj
+        try:
+            return LetterResult.model_validate(obj)
+        except ValidationError as exc:
+            where = ".".join(map(str, exc.errors()[0]["loc"]))
+            raise XinfangError(f"the output holds a result (result_version {obj.get('result_version', 1)}) "
+                               f"this version cannot read ({where}: {exc.errors()[0]['msg']}); use --restart "
+                               "or another output file") from None
 
 
 def error_line(record: dict) -> str:

@@ -1,4 +1,5 @@
-"""The OpenAPI document with this deployment's limits (text and id lengths, letters per batch) filled in."""
+"""The OpenAPI document with this deployment's limits (text and id lengths, letters per batch) and the served
+model's heads (named in the result) filled in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from xinfang.config import Settings
+from xinfang.result import name_heads
 
 
 def text_char_limit(settings: Settings) -> int:
@@ -35,6 +37,12 @@ def with_limits(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]
             batch = models.get("BatchRequest", {}).get("properties", {})
             if "letters" in batch:
                 batch["letters"]["maxItems"] = min(settings.max_batch_letters, settings.queue_size)
+            state = getattr(app.state, "xinfang", None)
+            if state is None:  # not started: the generic result (any head), kept only until the model is known
+                app.openapi_schema = None
+                return schema
+            if "LetterResult" in models:
+                name_heads(models["LetterResult"], state.folder.schema, "#/components/schemas/")
             app.openapi_schema = schema
         return app.openapi_schema
 

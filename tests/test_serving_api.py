@@ -105,16 +105,18 @@ def test_model_info(api):
     assert "base" in info["card"]
 
 
-def test_openapi_describes_the_api(api):
+def test_openapi_describes_the_api(api, engine):
     spec = api.client.get("/openapi.json").json()
     assert {"/v1/letters:score", "/v1/letters:batch", "/v1/model", "/healthz", "/readyz"} <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
     assert spec["components"]["securitySchemes"]
     ok = spec["paths"]["/v1/letters:score"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/LetterResult"}
-    # the published result schema (xinfang.result, docs/result.schema.json) is the one the API answers with
-    published = result_json_schema()
+    # the published result schema (xinfang.result, docs/result.schema.json) is the one the API answers with,
+    # the served model's heads named
+    published = result_json_schema(engine.schema)
     assert schemas["LetterResult"]["required"] == published["required"]
+    assert schemas["LetterResult"]["properties"]["credibility"]["$ref"] == "#/components/schemas/CredibilityAnswer"
     assert schemas["LetterResult"]["additionalProperties"]["oneOf"] == [
         {"$ref": x["$ref"].replace("#/$defs/", "#/components/schemas/")}
         for x in published["additionalProperties"]["oneOf"]]

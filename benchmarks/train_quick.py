@@ -15,8 +15,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from training.pipeline import train_and_export
 from xinfang.config import Settings
+from xinfang.training.pipeline import train_and_export
 
 BUDGET_S = 600.0
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.baseline import cv_probabilities
-from evaluation.label_noise import head_label_issues
 from xinfang.config import Settings
+from xinfang.evaluation.baseline import cv_probabilities
+from xinfang.evaluation.label_noise import head_label_issues
 from xinfang.heads import target_matrix
 from xinfang.labels import LabelledLetter
 from xinfang.metrics import head_metrics
@@ -24,7 +24,7 @@ def baseline_sector_cv(
 ) -> tuple[dict[str, Any], list[LabelledLetter]] | None:
     """Stratified k-fold CV of the TF-IDF baseline on tipdm2020 labeled.jsonl (all letters), with the
     likely mislabelled letters its out-of-fold probabilities point at, and the letters; None without data."""
-    from evaluation.sets import unique_ids
+    from xinfang.evaluation.sets import unique_ids
 
     path = find_data_file(settings, TIPDM_LABELLED)
     if path is None or "sector" not in schema.by_name:

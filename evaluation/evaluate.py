@@ -8,18 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.compare import agreement, regressions, side_by_side, verdict
-from evaluation.confusions import top_confusions
-from evaluation.curves import (
+from xinfang.evaluation.compare import agreement, regressions, side_by_side, verdict
+from xinfang.evaluation.confusions import top_confusions
+from xinfang.evaluation.curves import (
     at_threshold,
     calibration_points,
     coverage_curve,
     letter_confidence_correct,
     reliability_bins,
 )
-from evaluation.label_noise import head_label_issues
-from evaluation.routing import route_letters
-from evaluation.sets import EvalSet
+from xinfang.evaluation.label_noise import head_label_issues
+from xinfang.evaluation.routing import route_letters
+from xinfang.evaluation.sets import EvalSet
 from xinfang.heads import target_matrix
 from xinfang.metrics import head_metrics
 from xinfang.schema import Head

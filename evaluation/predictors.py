@@ -62,7 +62,7 @@ def load_model(folder: ModelFolder, precision: Precision, role: str, threads: in
 class BaselinePredictor:
     """The TF-IDF baseline behind the same interface (no route threshold: it is never served)."""
 
-    baseline: Any  # evaluation.baseline.TfidfBaseline
+    baseline: Any  # xinfang.evaluation.baseline.TfidfBaseline
     role: str = "baseline"
     label: str = "TF-IDF + logistic regression"
 

@@ -64,5 +64,5 @@ def screenshot(html: Path, png: Path, width: int = 1280, height: int = 2000, tim
     return png
 
 
-if __name__ == "__main__":  # python -m evaluation.render REPORT.html OUT.png
+if __name__ == "__main__":  # python -m xinfang.evaluation.render REPORT.html OUT.png
     print(screenshot(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from evaluation.letter_view import masked_letter_html
-from evaluation.plots import bars_svg, coverage_svg, reliability_svg
+from xinfang.evaluation.letter_view import masked_letter_html
+from xinfang.evaluation.plots import bars_svg, coverage_svg, reliability_svg
 from xinfang.labels import LabelledLetter
 from xinfang.schema import Head, HeadKind, Schema
 
@@ -284,7 +284,7 @@ def render_html(context: dict) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(
-        loader=PackageLoader("evaluation", "templates"),
+        loader=PackageLoader("xinfang.evaluation", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -63,9 +63,9 @@ def export_review(
     """Write the letters of `data` worth a human look (model and label disagree, confidence below the
     route threshold, suspected label error) to CSV: masked text, the model's view and empty
     corrected_* columns. With `uncertain`, instead the letters whose labels would teach the next training
-    run most (evaluation.uncertainty), labelled or not."""
-    from evaluation.label_noise import head_label_issues
+    run most (xinfang.evaluation.uncertainty), labelled or not."""
     from xinfang.engine import Engine
+    from xinfang.evaluation.label_noise import head_label_issues
     from xinfang.heads import confidence, decisions, target_matrix
     from xinfang.labels import read_labelled
     from xinfang.pii import mask_pii
@@ -114,7 +114,7 @@ def export_review(
         key=lambda i: (-any(r.startswith("suspected") for r in reasons[i]), -len(reasons[i]), i),
     )
     if uncertain is not None and letters:
-        from evaluation.uncertainty import select_uncertain
+        from xinfang.evaluation.uncertainty import select_uncertain
 
         picked = select_uncertain(schema, probs, folder.calibration, uncertain)
         reasons = [[] for _ in letters]

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evaluation.evaluate import Options, evaluate
-from evaluation.predictors import BaselinePredictor, load_model
-from evaluation.sets import EvalSet, default_sets, file_set, ordered, unique_ids
-from evaluation.training_data import TrainingData
 from xinfang.config import Settings, get_settings
 from xinfang.errors import XinfangError
+from xinfang.evaluation.evaluate import Options, evaluate
+from xinfang.evaluation.predictors import BaselinePredictor, load_model
+from xinfang.evaluation.sets import EvalSet, default_sets, file_set, ordered, unique_ids
+from xinfang.evaluation.training_data import TrainingData
 from xinfang.labels import LabelledLetter
 from xinfang.model_folder import ModelFolder
 from xinfang.precision import Precision
@@ -59,12 +59,12 @@ def _fit_baseline(
     notes: list[str],
     say: Callable[[str], None],
 ) -> tuple[BaselinePredictor | None, dict[str, Any], TrainingData | None]:
-    from evaluation.baseline import DESCRIPTION, TfidfBaseline
+    from xinfang.evaluation.baseline import DESCRIPTION, TfidfBaseline
 
     info: dict[str, Any] = {"description": DESCRIPTION, "trained": False, "notes": []}
     if data is None:
         try:
-            from evaluation.training_data import model_training_data
+            from xinfang.evaluation.training_data import model_training_data
 
             say("baseline: rebuilding the model's training data")
             data = model_training_data(folder, settings)
@@ -98,7 +98,7 @@ def run_evaluation(
 ) -> Path:
     """Evaluate, write report.html and metrics.json under cfg.out_dir; returns the report's path.
     Bad labels files raise InputFileError (naming row and value) before any model runs."""
-    from evaluation.report import write_report
+    from xinfang.evaluation.report import write_report
 
     start = time.monotonic()
     outer = say
@@ -166,7 +166,7 @@ def run_evaluation(
         except ImportError as exc:
             notes.append(f"cross-validation skipped: training extras missing ({exc.name})")
     if cfg.default_sets:
-        from evaluation.cv import jijian_cv, transformer_sector_cv
+        from xinfang.evaluation.cv import jijian_cv, transformer_sector_cv
 
         cv["transformer"] = transformer_sector_cv(folder, cfg.cv_results)
         cv["jijian"] = jijian_cv(folder)
@@ -196,7 +196,7 @@ def _cross_validation(
     data: TrainingData | None,
     say: Callable[[str], None],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from evaluation.cv import baseline_sector_cv, training_label_issues
+    from xinfang.evaluation.cv import baseline_sector_cv, training_label_issues
 
     cv: dict[str, Any] = {}
     noise: list[dict[str, Any]] = []

@@ -87,7 +87,7 @@ def read_splits(folder: ModelFolder) -> dict | None:
 
 def model_profile(folder: ModelFolder) -> tuple[Any, list[str]]:
     """The training profile recorded in the model card (else the 'quick' profile, with a note)."""
-    from training.profiles import Profile, get_profile
+    from xinfang.training.profiles import Profile, get_profile
 
     raw = folder.card.get("profile")
     if isinstance(raw, dict):
@@ -174,7 +174,7 @@ def cold_set(folder: ModelFolder, settings: Settings, limit: int | None, seed: i
 
 def generated_set(folder: ModelFolder, profile: Any) -> EvalSet | None:
     """The generator's test split (held-out templates) with the profile's count and seed + 2."""
-    from training.data import generated_letters
+    from xinfang.training.data import generated_letters
 
     if not {"topic", "credibility", "malicious"} & set(folder.schema.head_names):
         return None

@@ -57,11 +57,11 @@ def _apply_splits(
 
 
 def model_training_data(folder: ModelFolder, settings: Settings) -> TrainingData:
-    """Rebuild the corpus with training.data.build_corpus and the card's profile; keep only the sources
+    """Rebuild the corpus with xinfang.training.data.build_corpus and the card's profile; keep only the sources
     the card lists; use splits.json for the real splits when present. Raises ImportError without
     the training extras."""
-    from evaluation.sets import model_profile, read_splits
-    from training.data import build_corpus
+    from xinfang.evaluation.sets import model_profile, read_splits
+    from xinfang.training.data import build_corpus
 
     profile, notes = model_profile(folder)
     card_sources: dict = folder.card.get("data", {}).get("sources", {}) or {}

@@ -11,27 +11,27 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
-from serving.auth import KeyGate
-from serving.batcher import MicroBatcher
-from serving.errors import install_error_handlers
-from serving.keys import KeyRing
-from serving.limits import BodyGuard
-from serving.logs import attach_redaction
-from serving.openapi import with_limits
-from serving.routes import ops, v1
-from serving.score_and_store import Scorer, Scores, Submission, load_index
-from serving.state import AppState
-from serving.store import ResultsStore
 from xinfang import __version__
 from xinfang.config import Settings, get_settings
 from xinfang.engine import Engine, LetterIn
 from xinfang.model_folder import ModelFolder
 from xinfang.near_duplicates import new_index
 from xinfang.result import LetterResult
+from xinfang.serving.auth import KeyGate
+from xinfang.serving.batcher import MicroBatcher
+from xinfang.serving.errors import install_error_handlers
+from xinfang.serving.keys import KeyRing
+from xinfang.serving.limits import BodyGuard
+from xinfang.serving.logs import attach_redaction
+from xinfang.serving.openapi import with_limits
+from xinfang.serving.routes import ops, v1
+from xinfang.serving.score_and_store import Scorer, Scores, Submission, load_index
+from xinfang.serving.state import AppState
+from xinfang.serving.store import ResultsStore
 from xinfang.submitters import SubmitterKeyer
 from xinfang.text import LetterTokenizer
 
-log = logging.getLogger("serving.app")
+log = logging.getLogger("xinfang.serving.app")
 _WARM_UP = LetterIn("warm-up", "我要反映某街道办副主任的问题，2019年3月他收受红包5万元。")
 
 DESCRIPTION = """Scores complaint and report letters (信访举报): what misconduct is reported (`topic`), which

@@ -13,9 +13,9 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from serving.errors import ApiError, error_response
-from serving.keys import KeyRing
-from serving.state import StateDep
+from xinfang.serving.errors import ApiError, error_response
+from xinfang.serving.keys import KeyRing
+from xinfang.serving.state import StateDep
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>` (`xinfang apikey create`)")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key in `X-API-Key`")

@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-log = logging.getLogger("serving.batcher")
+log = logging.getLogger("xinfang.serving.batcher")
 
 
 class QueueFull(Exception):

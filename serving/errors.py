@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-log = logging.getLogger("serving.errors")
+log = logging.getLogger("xinfang.serving.errors")
 
 # pydantic error types raised by our own validators that become the error code
 CUSTOM_CODES = frozenset({"empty_text", "invalid_encoding"})

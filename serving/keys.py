@@ -16,7 +16,7 @@ from xinfang.errors import InputFileError, XinfangError
 KEY_PREFIX = "xf_"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _LABEL = re.compile(r"^[\w.@:-]{1,64}$")
-log = logging.getLogger("serving.keys")
+log = logging.getLogger("xinfang.serving.keys")
 HEADER = "# xinfang API keys: '<sha256 of key> <label>' per line; the keys themselves are never stored\n"
 
 

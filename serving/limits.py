@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.errors import error_response
+from xinfang.serving.errors import error_response
 
 
 class BodyGuard:

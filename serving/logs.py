@@ -7,7 +7,7 @@ import sys
 
 from xinfang.pii import RedactingFilter
 
-SERVER_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "serving")
+SERVER_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "xinfang.serving")
 
 
 def attach_redaction(logger_names: tuple[str, ...] = SERVER_LOGGERS) -> int:

@@ -13,7 +13,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from serving.api_models import (
+from xinfang.batch.reader import Limits
+from xinfang.batch.reader import _check_id as check_id  # the batch job's id rules, the same function
+from xinfang.engine import LetterIn
+from xinfang.pii import redact_for_log
+from xinfang.result import LetterResult
+from xinfang.routing import route_threshold
+from xinfang.serving.api_models import (
     BatchRequest,
     BatchResult,
     ErrorBody,
@@ -22,21 +28,15 @@ from serving.api_models import (
     ModelInfo,
     Readiness,
 )
-from serving.auth import require_api_key
-from serving.batcher import BatcherClosed, QueueFull, TooManyItems
-from serving.errors import ApiError
-from serving.openapi import text_char_limit
-from serving.score_and_store import Submission
-from serving.state import AppState, StateDep
-from xinfang.batch.reader import Limits
-from xinfang.batch.reader import _check_id as check_id  # the batch job's id rules, the same function
-from xinfang.engine import LetterIn
-from xinfang.pii import redact_for_log
-from xinfang.result import LetterResult
-from xinfang.routing import route_threshold
+from xinfang.serving.auth import require_api_key
+from xinfang.serving.batcher import BatcherClosed, QueueFull, TooManyItems
+from xinfang.serving.errors import ApiError
+from xinfang.serving.openapi import text_char_limit
+from xinfang.serving.score_and_store import Submission
+from xinfang.serving.state import AppState, StateDep
 from xinfang.text import LetterTokenizer, normalise
 
-log = logging.getLogger("serving.routes")
+log = logging.getLogger("xinfang.serving.routes")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "`bad_request`: a request the framework cannot parse"},

@@ -7,15 +7,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from serving.store import ResultsStore, ScoredLetter, utcnow
 from xinfang.duplicates import DuplicateIndex, signature_from_bytes, signature_to_bytes
 from xinfang.engine import LetterIn
 from xinfang.near_duplicates import NearDuplicates
 from xinfang.pii import redact_for_log
 from xinfang.result import LetterResult
+from xinfang.serving.store import ResultsStore, ScoredLetter, utcnow
 from xinfang.submitters import SubmitterKeyer
 
-log = logging.getLogger("serving.score_and_store")
+log = logging.getLogger("xinfang.serving.score_and_store")
 
 
 class Scores(Protocol):

@@ -9,10 +9,10 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     """Check the model folder and keys file first (clear one-line errors), then run uvicorn."""
     import uvicorn
 
-    from serving.app import create_app
-    from serving.keys import read_keys
-    from serving.logs import setup_logging
     from xinfang.model_folder import ModelFolder
+    from xinfang.serving.app import create_app
+    from xinfang.serving.keys import read_keys
+    from xinfang.serving.logs import setup_logging
 
     folder = ModelFolder.resolve(settings.models_dir, settings.serve_model)
     if settings.auth_enabled:

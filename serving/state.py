@@ -8,15 +8,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from serving.batcher import MicroBatcher
-from serving.errors import ApiError
-from serving.keys import KeyRing
-from serving.score_and_store import Scores, Submission
-from serving.store import ResultsStore
 from xinfang.config import Settings
 from xinfang.duplicates import DuplicateIndex
 from xinfang.model_folder import ModelFolder
 from xinfang.result import LetterResult
+from xinfang.serving.batcher import MicroBatcher
+from xinfang.serving.errors import ApiError
+from xinfang.serving.keys import KeyRing
+from xinfang.serving.score_and_store import Scores, Submission
+from xinfang.serving.store import ResultsStore
 from xinfang.text import LetterTokenizer
 
 

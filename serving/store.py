@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-log = logging.getLogger("serving.store")
+log = logging.getLogger("xinfang.serving.store")
 MIN_FREE_BYTES = 16 * 1024 * 1024  # below this much free disk space an SQLite store is not ready
 
 

@@ -29,11 +29,11 @@ def tiny_model_dir(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """An exported, untrained tiny model folder (random weights, neutral calibration), seconds to build."""
     import torch
 
-    from training.export import export_onnx
-    from training.model import MultiHeadModel, load_encoder
-    from training.pipeline import write_serving_files
-    from training.profiles import get_profile
     from xinfang.schema import load_schema
+    from xinfang.training.export import export_onnx
+    from xinfang.training.model import MultiHeadModel, load_encoder
+    from xinfang.training.pipeline import write_serving_files
+    from xinfang.training.profiles import get_profile
 
     torch.manual_seed(0)
     schema = load_schema()

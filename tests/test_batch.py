@@ -278,7 +278,7 @@ def test_csv_in_csv_out_resume_and_model_check(settings: Settings, tmp_path: Pat
 
 
 def test_sample_backlog(settings: Settings, tmp_path: Path, monkeypatch):
-    from training.sample_backlog import sample_input
+    from xinfang.training.sample_backlog import sample_input
 
     path, about = sample_input(settings, tmp_path / "out" / "backlog.jsonl")
     assert path == tmp_path / "out" / "generated_letters.jsonl" and "generated" in about
@@ -291,7 +291,7 @@ def test_sample_backlog(settings: Settings, tmp_path: Path, monkeypatch):
     real.write_text("", encoding="utf-8")
     assert sample_input(settings, tmp_path / "o.jsonl")[0] == real
     real.unlink()
-    monkeypatch.setitem(sys.modules, "training.generator", None)  # as if the training extras were missing
+    monkeypatch.setitem(sys.modules, "xinfang.training.generator", None)  # as if the training extras were missing
     with pytest.raises(XinfangError, match="training"):
         sample_input(settings, tmp_path / "elsewhere" / "o.jsonl")
 

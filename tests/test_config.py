@@ -61,12 +61,12 @@ def _cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_serve_flags_become_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
-    import serving.server
+    import xinfang.serving.server
     from xinfang.cli import app
 
     _cli_settings(monkeypatch, tmp_path)
     seen: list[Settings] = []
-    monkeypatch.setattr(serving.server, "serve", lambda settings, log_level: seen.append(settings))
+    monkeypatch.setattr(xinfang.serving.server, "serve", lambda settings, log_level: seen.append(settings))
     runner = CliRunner()
     done = runner.invoke(app, ["serve", "--port", "8123", "--precision", "fp32", "--no-auth"])
     assert done.exit_code == 0, done.output
@@ -78,12 +78,12 @@ def test_serve_flags_become_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_train_flags_become_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import training.pipeline
+    import xinfang.training.pipeline
     from xinfang.cli import app
 
     _cli_settings(monkeypatch, tmp_path)
     seen: list[dict] = []
-    monkeypatch.setattr(training.pipeline, "train_and_export",
+    monkeypatch.setattr(xinfang.training.pipeline, "train_and_export",
                         lambda **kw: seen.append(kw) or tmp_path / "models" / "x" / "v")
     done = CliRunner().invoke(app, ["train", "--base", "my-base", "--profile", "tiny"])
     assert done.exit_code == 0, done.output

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from training.data import build_corpus, letters_to_dataset, to_windows
-from training.profiles import get_profile
 from xinfang.config import Settings
 from xinfang.schema import load_schema
 from xinfang.sources import load_cold
 from xinfang.text import LetterTokenizer
+from xinfang.training.data import build_corpus, letters_to_dataset, to_windows
+from xinfang.training.profiles import get_profile
 
 
 def _settings(tmp_path, data_dir):

@@ -9,10 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.compare import agreement, regressions, side_by_side, verdict
-from evaluation.confusions import top_confusions
-from evaluation.curves import at_threshold, coverage_curve, letter_confidence_correct, reliability_bins
-from evaluation.label_noise import class_thresholds, find_label_issues, head_label_issues
+from xinfang.evaluation.compare import agreement, regressions, side_by_side, verdict
+from xinfang.evaluation.confusions import top_confusions
+from xinfang.evaluation.curves import (
+    at_threshold,
+    coverage_curve,
+    letter_confidence_correct,
+    reliability_bins,
+)
+from xinfang.evaluation.label_noise import class_thresholds, find_label_issues, head_label_issues
 from xinfang.heads import target_matrix
 from xinfang.labels import LabelledLetter
 from xinfang.metrics import head_metrics
@@ -151,7 +156,7 @@ def test_confident_learning_flags_a_planted_mislabel() -> None:
 
 
 def test_tfidf_cross_validation_finds_a_planted_mislabel() -> None:
-    from evaluation.baseline import cv_probabilities
+    from xinfang.evaluation.baseline import cv_probabilities
 
     env = [
         "小区旁边工厂排放污水，河水发黑发臭，环保部门不管",
@@ -178,7 +183,7 @@ def test_tfidf_cross_validation_finds_a_planted_mislabel() -> None:
 
 
 def test_tfidf_baseline_heads_share_the_model_layout() -> None:
-    from evaluation.baseline import TfidfBaseline
+    from xinfang.evaluation.baseline import TfidfBaseline
 
     letters = [
         LabelledLetter(id=str(i), text=t, labels=lab)
@@ -207,8 +212,8 @@ def test_cv_sector_imports_the_moved_baseline() -> None:
         .parent.parent.joinpath("benchmarks", "cv_sector.py")
         .read_text(encoding="utf-8")
     )
-    assert "from evaluation.baseline import tfidf_baseline" in text and "def tfidf_baseline" not in text
-    from evaluation.baseline import tfidf_baseline
+    assert "from xinfang.evaluation.baseline import tfidf_baseline" in text and "def tfidf_baseline" not in text
+    from xinfang.evaluation.baseline import tfidf_baseline
 
     pred = tfidf_baseline(
         ["污水 污染", "公交 道路", "污染 环境", "公交 交通"], [0, 1, 0, 1], ["污染", "公交"]
@@ -217,7 +222,7 @@ def test_cv_sector_imports_the_moved_baseline() -> None:
 
 
 def test_letter_view_masks_pii_and_keeps_signal_offsets() -> None:
-    from evaluation.letter_view import masked_letter_html
+    from xinfang.evaluation.letter_view import masked_letter_html
 
     text = "本人实名举报，电话13812345678。某街道办副主任王某某在2019年3月收受红包5万元，有转账记录为证。听说他还赌博。"
     view = masked_letter_html(text, SCHEMA)
@@ -232,8 +237,8 @@ def test_letter_view_masks_pii_and_keeps_signal_offsets() -> None:
 
 
 def test_tipdm_set_uses_splits_json_or_says_all_may_be_seen(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from evaluation.sets import tipdm_set
     from xinfang.config import Settings
+    from xinfang.evaluation.sets import tipdm_set
     from xinfang.model_folder import ModelFolder
 
     settings = Settings(models_dir=tmp_path)
@@ -268,7 +273,7 @@ def test_binary_head_metrics_are_those_of_the_positive_class() -> None:
 def _card_folder(tiny_model_dir: Path, tmp_path: Path) -> Path:
     folder = tmp_path / "models" / "tiny" / "v1"
     shutil.copytree(tiny_model_dir, folder)
-    from training.profiles import get_profile
+    from xinfang.training.profiles import get_profile
 
     card = {
         "name": "tiny",
@@ -287,8 +292,8 @@ def _card_folder(tiny_model_dir: Path, tmp_path: Path) -> Path:
 
 
 def test_model_training_data_follows_card_and_splits(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from evaluation.training_data import model_training_data
     from xinfang.config import Settings
+    from xinfang.evaluation.training_data import model_training_data
     from xinfang.model_folder import ModelFolder
 
     settings = Settings(models_dir=tmp_path / "models")

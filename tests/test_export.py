@@ -7,9 +7,9 @@ import onnxruntime as ort
 import torch
 from tiny import sample_windows
 
-from training.export import export_onnx, onnx_window_logits, parity
-from training.model import MultiHeadModel, load_encoder
 from xinfang.schema import load_schema
+from xinfang.training.export import export_onnx, onnx_window_logits, parity
+from xinfang.training.model import MultiHeadModel, load_encoder
 
 
 def test_export_parity_and_dynamic_axes(tiny_base, tmp_path):
@@ -37,7 +37,7 @@ def test_int8_is_static_and_keeps_gelu_fed_matmuls_in_float(tiny_base, tmp_path)
     import onnx
     from onnx import numpy_helper
 
-    from training.export import gelu_fed_matmuls
+    from xinfang.training.export import gelu_fed_matmuls
 
     torch.manual_seed(0)
     model = MultiHeadModel(load_encoder(tiny_base), load_schema()).eval()
@@ -75,7 +75,7 @@ def test_int8_rows_do_not_depend_on_batch_or_padding(tiny_base, tmp_path):
 
 
 def test_calibration_windows_prefer_real_letters():
-    from training.export import calibration_windows
+    from xinfang.training.export import calibration_windows
 
     windows = [[1, i] for i in range(10)]
     rows = [0, 0, 1, 2, 2, 2, 3, 4, 5, 5]

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from training.generator import GeneratedLetter, SignalSpan, generate_letters
-from training.generator.catalog import Catalog
-from training.generator.cnnum import to_chinese
-from training.generator.idcard import check_char, is_valid_id
-from training.generator.resources import load_resources
-from training.generator.split import held_out_ids, template_side
-from training.generator.template import TemplateSyntaxError, parse, slot_names
+from xinfang.training.generator import GeneratedLetter, SignalSpan, generate_letters
+from xinfang.training.generator.catalog import Catalog
+from xinfang.training.generator.cnnum import to_chinese
+from xinfang.training.generator.idcard import check_char, is_valid_id
+from xinfang.training.generator.resources import load_resources
+from xinfang.training.generator.split import held_out_ids, template_side
+from xinfang.training.generator.template import TemplateSyntaxError, parse, slot_names
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPICS = ["political", "organizational", "integrity", "mass", "work", "life", "duty_crime", "gang_protection",
@@ -70,7 +70,7 @@ def test_deterministic_and_seed_sensitive() -> None:
 
 
 def test_deterministic_across_processes() -> None:
-    code = ("import hashlib,json;from training.generator import generate_letters as g;"
+    code = ("import hashlib,json;from xinfang.training.generator import generate_letters as g;"
             "print(hashlib.sha1(json.dumps([x.to_dict() for x in g(25, seed=9)]).encode()).hexdigest())")
     digests = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                               env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
@@ -266,11 +266,11 @@ def test_speed() -> None:
 
 def test_cli_writes_jsonl(tmp_path: Path) -> None:
     out = tmp_path / "letters.jsonl"
-    subprocess.run([sys.executable, "-m", "training.generator", "--n", "5", "--seed", "1", "--split", "train",
+    subprocess.run([sys.executable, "-m", "xinfang.training.generator", "--n", "5", "--seed", "1", "--split", "train",
                     "-o", str(out)], cwd=ROOT, check=True, capture_output=True)
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == [x.id for x in generate_letters(5, seed=1)]
     assert all(r["source"] == "generated" and r["split"] == "train" for r in rows)
-    shown = subprocess.run([sys.executable, "-m", "training.generator", "--n", "2"], cwd=ROOT, check=True,
+    shown = subprocess.run([sys.executable, "-m", "xinfang.training.generator", "--n", "2"], cwd=ROOT, check=True,
                            capture_output=True, text=True).stdout
     assert "gen-train-0-000000" in shown and "topic=" in shown

@@ -1,10 +1,11 @@
 """Import rules: the core imports none of training, serving, evaluation; serving and evaluation need no torch;
-no import cycles between the packages or between the core's modules."""
+no import cycles between the packages or between the core's modules; the apps go only by their xinfang.* names."""
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,8 +14,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("xinfang", "training", "serving", "evaluation")
-APPS = ("training", "serving", "evaluation")
+# the top-level folders and the module names they install as (pyproject.toml's package-dir)
+FOLDERS = {"xinfang": "xinfang", "training": "xinfang.training", "serving": "xinfang.serving",
+           "evaluation": "xinfang.evaluation"}
+PACKAGES = tuple(FOLDERS.values())
+APPS = ("xinfang.training", "xinfang.serving", "xinfang.evaluation")
+OLD_NAMES = ("training", "serving", "evaluation")  # the folders' own names: never a module name
 TORCH = ("torch", "transformers", "datasets", "accelerate", "safetensors")
 
 
@@ -30,6 +35,7 @@ class Import:
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts = [*FOLDERS.get(parts[0], parts[0]).split("."), *parts[1:]]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -57,21 +63,34 @@ def _imports_of(path: Path, module: str | None = None) -> list[Import]:
     return found
 
 
+def _path_of(name: str) -> Path:
+    """Where a module name lies in the checkout: xinfang.training.data -> training/data."""
+    for folder, package in sorted(FOLDERS.items(), key=lambda kv: -len(kv[1])):
+        if name == package or name.startswith(package + "."):
+            return ROOT.joinpath(folder, *name[len(package):].split(".")[1:])
+    return ROOT.joinpath(*name.split("."))
+
+
 def _is_module(name: str) -> bool:
-    p = ROOT.joinpath(*name.split("."))
+    p = _path_of(name)
     return p.with_suffix(".py").is_file() or (p / "__init__.py").is_file()
 
 
 def all_imports() -> list[Import]:
     out: list[Import] = []
-    for pkg in PACKAGES:
-        for path in sorted((ROOT / pkg).rglob("*.py")):
+    for folder in FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
             out += _imports_of(path)
     return out
 
 
 def _top(name: str) -> str:
     return name.split(".")[0]
+
+
+def _package(name: str) -> str:
+    """Which of PACKAGES a module belongs to (an app, else the core), or its top-level name outside them."""
+    return next((app for app in APPS if name == app or name.startswith(app + ".")), _top(name))
 
 
 def _cli_lazy(imp: Import) -> bool:
@@ -104,7 +123,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
 def test_core_imports_no_training_serving_or_evaluation() -> None:
     bad = [f"{i.module}:{i.line} imports {i.target}" for i in all_imports()
-           if _top(i.module) == "xinfang" and _top(i.target) in APPS and not _cli_lazy(i)]
+           if _package(i.module) == "xinfang" and _package(i.target) in APPS and not _cli_lazy(i)]
     assert bad == []
 
 
@@ -112,24 +131,24 @@ def test_core_is_numpy_only() -> None:
     """No torch, scikit-learn or scipy in the core: serving, evaluation and the batch job stand on it."""
     banned = {*TORCH, "sklearn", "scipy"}
     bad = [f"{i.module}:{i.line} imports {i.target}" for i in all_imports()
-           if _top(i.module) == "xinfang" and _top(i.target) in banned]
+           if _package(i.module) == "xinfang" and _top(i.target) in banned]
     assert bad == []
 
 
 def test_serving_and_evaluation_import_no_torch() -> None:
     bad = [f"{i.module}:{i.line} imports {i.target}" for i in all_imports()
-           if _top(i.module) in {"serving", "evaluation"} and _top(i.target) in TORCH]
+           if _package(i.module) in {"xinfang.serving", "xinfang.evaluation"} and _top(i.target) in TORCH]
     assert bad == []
 
 
 def test_no_import_cycle_between_packages() -> None:
     edges: dict[str, set[str]] = {}
     for i in all_imports():
-        a, b = _top(i.module), _top(i.target)
+        a, b = _package(i.module), _package(i.target)
         if a != b and b in PACKAGES and not _cli_lazy(i):
             edges.setdefault(a, set()).add(b)
     assert find_cycle(edges) is None, edges
-    assert "evaluation" not in edges.get("training", set())  # one direction: evaluation stands on training
+    assert "xinfang.evaluation" not in edges.get("xinfang.training", set())  # one way: evaluation on training
 
 
 def _core_unit(name: str) -> str:
@@ -141,7 +160,7 @@ def test_no_import_cycle_between_core_modules() -> None:
     """Late imports count too: a loop hidden inside a function is still a loop."""
     edges: dict[str, set[str]] = {}
     for i in all_imports():
-        if _top(i.module) != "xinfang" or _top(i.target) != "xinfang" or i.module == "xinfang.cli":
+        if _package(i.module) != "xinfang" or _package(i.target) != "xinfang" or i.module == "xinfang.cli":
             continue
         a, b = _core_unit(i.module), _core_unit(i.target)
         if a != b and b != "xinfang":
@@ -149,13 +168,51 @@ def test_no_import_cycle_between_core_modules() -> None:
     assert find_cycle(edges) is None
 
 
+# a module named by a folder's own name: `training.data`, `from serving import`, `python -m training.generator`
+_OLD = "|".join(OLD_NAMES)
+OLD_NAME = re.compile(rf"(?<![\w./-])(?:{_OLD})\.[a-z_]|(?:^|;)\s*(?:from|import) (?:{_OLD})\b", re.M)
+
+
+def _old_names_in(path: Path) -> list[str]:
+    """Imports of, and strings naming (loggers, resources, `-m`, monkeypatch targets), a folder's own name."""
+    rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    if path.suffix != ".py":
+        return [f"{rel}:{n}" for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                if OLD_NAME.search(line)]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    strings = [f"{rel}:{node.lineno} names {node.value[:60]!r}" for node in ast.walk(tree)
+               if isinstance(node, ast.Constant) and isinstance(node.value, str) and OLD_NAME.search(node.value)]
+    imports = [f"{rel}:{i.line} imports {i.target}" for i in _imports_of(path, "planted")
+               if _top(i.target) in OLD_NAMES]
+    return imports + strings
+
+
+def test_the_folders_go_only_by_their_xinfang_names() -> None:
+    """training/, serving/ and evaluation/ install as xinfang.training, xinfang.serving and xinfang.evaluation:
+    no code, test, benchmark or document names them as top-level modules, so each module exists once."""
+    files = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), ROOT / "models" / "README.md"]
+    for folder in (*FOLDERS, "tests", "benchmarks"):
+        files += [p for p in (ROOT / folder).rglob("*") if p.suffix in {".py", ".md"}]
+    files.remove(Path(__file__).resolve())  # its planted violations below
+    bad = [hit for path in sorted(set(files)) if path.is_file() for hit in _old_names_in(path)]
+    assert bad == []
+
+
 def test_the_rules_see_a_planted_violation(tmp_path: Path) -> None:
     """The parser finds late and relative imports, so the rules above cannot pass by not looking."""
     src = tmp_path / "planted.py"
-    src.write_text("import os\nfrom . import pii\n\n\ndef f():\n    from training.data import build_corpus\n"
+    src.write_text("import os\nfrom . import pii\n\n\ndef f():\n    from xinfang.training.data import build_corpus\n"
                    "    import torch.nn\n", encoding="utf-8")
     found = {(i.target, i.lazy) for i in _imports_of(src, "xinfang.planted")}
-    assert {("os", False), ("xinfang.pii", False), ("training.data", True), ("torch.nn", True)} <= found
+    assert {("os", False), ("xinfang.pii", False), ("xinfang.training.data", True), ("torch.nn", True)} <= found
+    old = tmp_path / "old.py"
+    old.write_text("import logging\n\nimport training.data\n\nlog = logging.getLogger('serving.app')\n\n\n"
+                   "def f():\n    from evaluation import review\n\n\nDOC = 'cli.py may import training, serving'\n",
+                   encoding="utf-8")
+    assert {int(hit.split(":")[1].split()[0]) for hit in _old_names_in(old)} == {3, 5, 9}
+    doc = tmp_path / "old.md"
+    doc.write_text("python -m training.generator --n 5\nthe `training/` folder, after training.\n", encoding="utf-8")
+    assert len(_old_names_in(doc)) == 1
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": {"c"}}) is None
 
@@ -181,8 +238,8 @@ def test_evaluate_and_serve_modules_load_no_torch() -> None:
     pytest.importorskip("fastapi")
     code = (
         "import importlib, pkgutil, sys\n"
-        "import xinfang.cli, evaluation, serving\n"
-        "for pkg in (evaluation, serving):\n"
+        "import xinfang.cli, xinfang.evaluation, xinfang.serving\n"
+        "for pkg in (xinfang.evaluation, xinfang.serving):\n"
         "    for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
         "        importlib.import_module(m.name)\n"
         f"print(sorted(m for m in {TORCH!r} if m in sys.modules))\n"
@@ -228,7 +285,7 @@ def test_serve_scores_a_letter_without_torch(tiny_model_dir: Path, tmp_path: Pat
     pytest.importorskip("fastapi")
     code = BLOCK_TORCH.format(blocked=set(TORCH)) + (
         "from fastapi.testclient import TestClient\n"
-        "from serving.app import create_app\n"
+        "from xinfang.serving.app import create_app\n"
         "from xinfang.config import Settings\n"
         f"settings = Settings(state_dir={str(tmp_path)!r}, models_dir={str(tmp_path / 'models')!r},\n"
         f"                    serve_model={str(tiny_model_dir)!r}, auth_enabled=False, threads=1)\n"

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from training.calibrate import calibrate_head, fit_route_threshold, fit_temperature
-from training.model import MultiHeadModel, label_key, load_encoder, mask_key
 from xinfang.heads import aggregate_windows, confidence, probabilities
 from xinfang.schema import HeadKind, load_schema
+from xinfang.training.calibrate import calibrate_head, fit_route_threshold, fit_temperature
+from xinfang.training.model import MultiHeadModel, label_key, load_encoder, mask_key
 
 
 @pytest.fixture()
@@ -173,7 +173,7 @@ def test_rare_head_flag_rate_is_capped_on_real_letters():
 
 
 def test_decision_threshold_falls_back_when_class_is_not_separated():
-    from training.calibrate import fit_decision_thresholds
+    from xinfang.training.calibrate import fit_decision_thresholds
 
     head = load_schema().head("abusive")
     rng = np.random.default_rng(2)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from huggingface_hub import ModelCard
 
-from training.model_card import hf_licence, readme
 from xinfang.schema import load_schema
+from xinfang.training.model_card import hf_licence, readme
 
 
 def _card(licences: dict[str, str], base_licence: str = "MIT") -> dict:

@@ -89,11 +89,11 @@ def test_api_and_batch_job_give_identical_answers(tiny_model_dir, tmp_path):
     from fastapi.testclient import TestClient
     from rich.console import Console
 
-    from serving.app import create_app
-    from serving.store import ResultsStore
     from xinfang.batch.job import ClassifyOptions, JobFiles, run_classify
     from xinfang.config import Settings
     from xinfang.engine import Engine
+    from xinfang.serving.app import create_app
+    from xinfang.serving.store import ResultsStore
 
     rows = campaign_letters()
     settings = Settings(models_dir=tiny_model_dir.parent.parent, state_dir=tmp_path / "state",

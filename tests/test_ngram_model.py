@@ -6,11 +6,11 @@ from functools import partial
 
 import numpy as np
 
-from training.ngram import fit_ngram_model
 from xinfang.heads import blend_logits
 from xinfang.labels import LabelledLetter
 from xinfang.ngram_model import NgramModel, char_ngrams
 from xinfang.schema import load_schema
+from xinfang.training.ngram import fit_ngram_model
 
 TEXTS = ["村支书挪用低保补贴三万元", "咨询公交线路调整", "小区噪音扰民  请处理", "局长收受红包，有转账记录",
          "希望增加停车位", "村干部优亲厚友发放补贴", "学校收费不合理", "工地夜间施工扰民"] * 3

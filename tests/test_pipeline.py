@@ -17,15 +17,15 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import xinfang.config
-from training.bases.wheels import sha256_file
-from training.model import MultiHeadModel, load_encoder
-from training.pipeline import train_and_export
-from training.profiles import get_profile
-from training.start_from import StartModel, StartModelError, schema_difference
 from xinfang.cli import app
 from xinfang.config import Settings
 from xinfang.model_folder import ModelNotFound
 from xinfang.schema import Schema, load_schema
+from xinfang.training.bases.wheels import sha256_file
+from xinfang.training.model import MultiHeadModel, load_encoder
+from xinfang.training.pipeline import train_and_export
+from xinfang.training.profiles import get_profile
+from xinfang.training.start_from import StartModel, StartModelError, schema_difference
 
 SECTORS = ["城乡建设", "环境保护", "交通运输", "教育文体", "劳动和社会保障", "商贸旅游", "卫生计生"]
 

@@ -26,7 +26,7 @@ SECTION_IDS = [
 
 
 def labelled(split: str, n: int, seed: int) -> list:
-    from training.data import generated_letters
+    from xinfang.training.data import generated_letters
 
     letters = generated_letters(n, seed, split, 0.3)
     for i, x in enumerate(letters):
@@ -51,9 +51,9 @@ def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def report(tiny_model_dir: Path, data_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from evaluation.run import RunConfig, run_evaluation
-    from evaluation.training_data import TrainingData
     from xinfang.config import Settings
+    from xinfang.evaluation.run import RunConfig, run_evaluation
+    from xinfang.evaluation.training_data import TrainingData
 
     out = tmp_path_factory.mktemp("report")
     train = labelled("train", 32, 1)
@@ -98,7 +98,7 @@ def test_metrics_json_figures(report: Path) -> None:
 
 
 def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
-    from evaluation.render import dump_dom, find_chromium, screenshot
+    from xinfang.evaluation.render import dump_dom, find_chromium, screenshot
 
     if find_chromium() is None:
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
@@ -146,11 +146,11 @@ def test_cli_evaluate_reports_unknown_class_and_head_with_row(tiny_model_dir: Pa
 def test_default_report_puts_real_data_first(tiny_model_dir: Path, tmp_path: Path) -> None:
     import shutil
 
-    from evaluation.cv import transformer_sector_cv
-    from evaluation.run import write_default_report
-    from training.profiles import get_profile
     from xinfang.config import Settings
+    from xinfang.evaluation.cv import transformer_sector_cv
+    from xinfang.evaluation.run import write_default_report
     from xinfang.model_folder import ModelFolder
+    from xinfang.training.profiles import get_profile
 
     settings = Settings(models_dir=tmp_path / "models")
     if not (Path(settings.shared_data_dir) / "tipdm2020" / "labeled.jsonl").is_file():

@@ -117,11 +117,11 @@ def test_routing_rules():
 
 
 def test_evaluation_routes_letters_as_the_engine_does(tiny_model_dir):
-    """evaluation.routing reads probabilities only; its routes are the engine's (without evidence)."""
+    """xinfang.evaluation.routing reads probabilities only; its routes are the engine's (without evidence)."""
     from test_engine import LETTERS
 
-    from evaluation.routing import route_letters
     from xinfang.engine import Engine
+    from xinfang.evaluation.routing import route_letters
 
     engine = Engine(tiny_model_dir, precision="fp32", with_signals=False)
     probs = engine.probabilities([x.text for x in LETTERS])

@@ -51,8 +51,8 @@ def write_csv(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None
 
 
 def test_review_round_trip_with_provenance(tiny_model_dir: Path, letters_file: Path, tmp_path: Path) -> None:
-    from evaluation.review import export_review, import_review, sha256_text
     from xinfang.config import Settings
+    from xinfang.evaluation.review import export_review, import_review, sha256_text
     from xinfang.labels import read_labelled
     from xinfang.model_folder import ModelFolder
     from xinfang.schema import load_schema
@@ -123,8 +123,8 @@ def test_review_round_trip_with_provenance(tiny_model_dir: Path, letters_file: P
 def test_review_import_errors_name_row_and_value(
     tiny_model_dir: Path, letters_file: Path, tmp_path: Path
 ) -> None:
-    from evaluation.review import export_review, import_review
     from xinfang.config import Settings
+    from xinfang.evaluation.review import export_review, import_review
     from xinfang.model_folder import ModelFolder
 
     out = tmp_path / "review.csv"
@@ -181,7 +181,7 @@ def test_review_cli_export_and_import(tiny_model_dir: Path, letters_file: Path, 
 def test_select_uncertain_picks_least_sure_letters_and_rare_predictions() -> None:
     import numpy as np
 
-    from evaluation.uncertainty import select_uncertain
+    from xinfang.evaluation.uncertainty import select_uncertain
     from xinfang.schema import Schema, load_schema
 
     full = load_schema()

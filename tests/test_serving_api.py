@@ -10,12 +10,12 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.app import create_app
-from serving.keys import create_key
-from serving.store import ResultsStore
 from xinfang.config import Settings
 from xinfang.engine import Engine, LetterIn
 from xinfang.result import result_json_schema
+from xinfang.serving.app import create_app
+from xinfang.serving.keys import create_key
+from xinfang.serving.store import ResultsStore
 from xinfang.submitters import SubmitterKeyer
 
 LETTER = ("我实名举报某街道办副主任王某某，2019年3月在某小区工地收受工程老板红包5万元，有转账记录和照片为证。"
@@ -274,7 +274,7 @@ def test_logs_carry_ids_not_text(api, caplog):
 def test_body_guard_counts_bytes_not_the_declared_length():
     import asyncio
 
-    from serving.limits import BodyGuard
+    from xinfang.serving.limits import BodyGuard
 
     reached: list[bytes] = []
 

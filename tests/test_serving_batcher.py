@@ -9,10 +9,10 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.app import create_app
-from serving.batcher import MicroBatcher, QueueFull
 from xinfang.config import Settings
 from xinfang.engine import Engine
+from xinfang.serving.app import create_app
+from xinfang.serving.batcher import MicroBatcher, QueueFull
 
 LETTER = "我实名举报某街道办副主任王某某，2019年3月在某小区工地收受工程老板红包5万元，有转账记录和照片为证。"
 
@@ -241,7 +241,7 @@ def test_a_withdrawn_request_frees_the_queue_and_is_never_processed():
 
 
 def test_more_items_than_the_queue_holds_is_a_distinct_error():
-    from serving.batcher import TooManyItems
+    from xinfang.serving.batcher import TooManyItems
 
     async def main() -> None:
         batcher = MicroBatcher(lambda items: items, max_batch=4, max_wait_ms=0, queue_size=2)

@@ -12,10 +12,10 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.app import create_app
-from serving.keys import create_key
 from xinfang.config import Settings
 from xinfang.engine import Engine
+from xinfang.serving.app import create_app
+from xinfang.serving.keys import create_key
 
 LETTER = "我实名举报某街道办副主任王某某，2019年3月在某小区工地收受工程老板红包5万元，有转账记录和照片为证。"
 POISON = "毒"  # a letter containing it makes the stand-in engine raise, like the lone surrogate did
@@ -208,7 +208,7 @@ def test_the_key_is_checked_before_any_body_byte_is_read(api):
 
 
 def test_a_slow_body_times_out():
-    from serving.limits import BodyGuard
+    from xinfang.serving.limits import BodyGuard
 
     async def app(scope, receive, send):  # pragma: no cover - never reached
         raise AssertionError("the app must not see a body that never arrived")
@@ -306,8 +306,8 @@ def test_openapi_documents_what_the_api_does(api):
 def test_the_documented_patterns_agree_with_the_checks(api):
     import re
 
-    from serving.api_models import ID_PATTERN, TEXT_PATTERN
     from xinfang.batch.reader import Limits, _check_id
+    from xinfang.serving.api_models import ID_PATTERN, TEXT_PATTERN
 
     for letter_id in ["a", "a b", " x ", "信-1", "a\nb", "\x00", "\x7f", "\x85", "\u2028", " ", "\u3000", "\t"]:
         assert bool(re.search(ID_PATTERN, letter_id)) == (_check_id(letter_id, Limits())[1] is None), repr(letter_id)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from serving.keys import KeyRing, create_key, hash_key, read_keys, revoke_key
 from xinfang.cli import app
 from xinfang.errors import InputFileError, XinfangError
+from xinfang.serving.keys import KeyRing, create_key, hash_key, read_keys, revoke_key
 
 
 def test_only_the_hash_is_stored(tmp_path):

@@ -13,10 +13,10 @@ import schemathesis
 import schemathesis_hooks  # noqa: F401  (the API's rules JSON Schema cannot state; tests/ is on sys.path)
 from hypothesis import HealthCheck, settings
 
-from serving.app import create_app
-from serving.keys import create_key
 from xinfang.config import Settings
 from xinfang.engine import Engine
+from xinfang.serving.app import create_app
+from xinfang.serving.keys import create_key
 
 EXAMPLES = int(os.environ.get("XINFANG_SCHEMATHESIS_EXAMPLES", "10"))
 # Small limits keep the cases cheap; the documented text limit is then max_tokens_per_request characters.

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
-from serving.app import create_app
-from serving.store import ResultsStore, ScoredLetter, StoreUnavailable, utcnow
 from xinfang.config import Settings
 from xinfang.engine import Engine
+from xinfang.serving.app import create_app
+from xinfang.serving.store import ResultsStore, ScoredLetter, StoreUnavailable, utcnow
 
 LETTER = "我实名举报某街道办副主任，2019年3月在某小区工地收受工程老板红包5万元，有转账记录和照片为证。"
 MARK = "zxqv-ascii-letter-words"  # ASCII letter text survives log redaction: only not logging it helps

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from training.profiles import Profile
 from xinfang.config import Settings
 from xinfang.errors import InputFileError
 from xinfang.heads import target_matrix
@@ -32,6 +31,7 @@ from xinfang.sources import (
     load_tipdm,
 )
 from xinfang.text import LetterTokenizer, normalise
+from xinfang.training.profiles import Profile
 
 if TYPE_CHECKING:  # datasets and torch load only where windows are built: reading letters needs neither
     from datasets import Dataset
@@ -56,7 +56,7 @@ class Corpus:
 
 def generated_letters(n: int, seed: int, split: str, malicious_rate: float) -> list[LabelledLetter]:
     """Synthetic letters for topic, credibility and malicious (labels from the generator)."""
-    from training.generator import generate_letters
+    from xinfang.training.generator import generate_letters
 
     out = []
     for g in generate_letters(n, seed=seed, split=split, malicious_rate=malicious_rate):
@@ -177,7 +177,7 @@ def letters_to_dataset(letters: list[LabelledLetter], schema: Schema) -> Dataset
     """One row per letter: normalised text, and per head a target vector plus a 0/1 'is labelled' mask."""
     from datasets import Dataset
 
-    from training.model import label_key, mask_key
+    from xinfang.training.model import label_key, mask_key
 
     cols: dict[str, list] = {"letter_id": [x.id for x in letters], "source": [x.source for x in letters],
                              "text": [normalise(x.text) for x in letters]}

@@ -26,8 +26,8 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from training.model import MultiHeadModel, OnnxWrapper
-from training.trainer import torch_window_logits
+from xinfang.training.model import MultiHeadModel, OnnxWrapper
+from xinfang.training.trainer import torch_window_logits
 from xinfang.window_batches import run_length_sorted
 
 log = logging.getLogger(__name__)

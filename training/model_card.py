@@ -112,7 +112,7 @@ def body(card: dict[str, Any], schema: Schema) -> str:
         "```", "",
         "The folder is also a transformers folder: `AutoModel.from_pretrained(folder)` loads the encoder "
         "(`config.json`, `model.safetensors`); `heads_config.json` gives each head's kind and "
-        "`id2label`/`label2id`, `heads.safetensors` the heads' weights; `training.model.MultiHeadModel.load(folder)` "
+        "`id2label`/`label2id`, `heads.safetensors` the heads' weights; `xinfang.training.model.MultiHeadModel.load(folder)` "
         "loads both. `model_card.json` holds every figure above.", ""]
     return "\n".join(lines)
 

@@ -15,16 +15,6 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from training.bases.registry import BASES
-from training.bases.wheels import sha256_file
-from training.calibrate import calibrate_model
-from training.data import Corpus, build_corpus, letters_to_dataset, to_windows
-from training.export import calibration_windows, export_onnx, parity
-from training.model_card import readme
-from training.ngram import fit_ngram_model
-from training.profiles import Profile, get_profile
-from training.start_from import StartModel, start_weights
-from training.trainer import class_weights, fit, predict_letters
 from xinfang.config import Settings, get_settings
 from xinfang.credibility import rule_evidence
 from xinfang.engine import Engine
@@ -36,13 +26,23 @@ from xinfang.ngram_model import NGRAM_FILE
 from xinfang.schema import Schema, load_schema
 from xinfang.sources import review_files  # reviewers' corrections feed every later training run
 from xinfang.text import LetterTokenizer, normalise
+from xinfang.training.bases.registry import BASES
+from xinfang.training.bases.wheels import sha256_file
+from xinfang.training.calibrate import calibrate_model
+from xinfang.training.data import Corpus, build_corpus, letters_to_dataset, to_windows
+from xinfang.training.export import calibration_windows, export_onnx, parity
+from xinfang.training.model_card import readme
+from xinfang.training.ngram import fit_ngram_model
+from xinfang.training.profiles import Profile, get_profile
+from xinfang.training.start_from import StartModel, start_weights
+from xinfang.training.trainer import class_weights, fit, predict_letters
 
 REAL_SOURCES = {"jijian", "tipdm2020", "cold"}
 LETTER_SOURCES = {"jijian", "tipdm2020"}  # real letters (COLD holds short comments, not letters)
 
 
 def resolve_base(base: str, console: Console) -> Path:
-    from training.bases import fetch_base
+    from xinfang.training.bases import fetch_base
 
     return Path(fetch_base(base, console=console))
 

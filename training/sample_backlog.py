@@ -23,7 +23,7 @@ def sample_input(settings: Settings, output: Path) -> tuple[Path, str]:
     target = output.parent / GENERATED_NAME
     if not target.is_file():
         try:
-            from training.generator import generate_letters
+            from xinfang.training.generator import generate_letters
         except ImportError as exc:
             raise XinfangError(f"no sample backlog: {real} is missing and generating letters needs the "
                                f"training extras (pip install -e '.[train]'; {type(exc).__name__}: "

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.bases.wheels import sha256_file
-from training.model import MultiHeadModel, load_encoder
-from training.profiles import Profile
 from xinfang.errors import XinfangError
 from xinfang.labels import LabelledLetter
 from xinfang.model_folder import ENCODER_WEIGHTS, HEADS_CONFIG, HEADS_WEIGHTS, ModelFolder
 from xinfang.schema import Schema
+from xinfang.training.bases.wheels import sha256_file
+from xinfang.training.model import MultiHeadModel, load_encoder
+from xinfang.training.profiles import Profile
 
 
 class StartModelError(XinfangError):

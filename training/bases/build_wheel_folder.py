@@ -11,11 +11,11 @@ from typing import Any
 
 from rich.console import Console
 
-from training.bases.card import make_card
-from training.bases.errors import ConversionError
-from training.bases.folder import save_config, save_tokenizer, save_weights
-from training.bases.registry import BaseInfo, WheelSpec
-from training.bases.wheels import read_member
+from xinfang.training.bases.card import make_card
+from xinfang.training.bases.errors import ConversionError
+from xinfang.training.bases.folder import save_config, save_tokenizer, save_weights
+from xinfang.training.bases.registry import BaseInfo, WheelSpec
+from xinfang.training.bases.wheels import read_member
 
 GetWheel = Callable[[WheelSpec], tuple[Path, str]]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from training.bases.registry import BaseInfo
+from xinfang.training.bases.registry import BaseInfo
 
 CARD = "base_card.json"
 REQUIRED_KEYS = ("name", "licence", "licence_note", "source", "source_sha256", "pooling", "max_position",

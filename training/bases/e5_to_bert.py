@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from training.bases.e5bin import E5Bin, E5Vocab
-from training.bases.errors import ConversionError
+from xinfang.training.bases.e5bin import E5Bin, E5Vocab
+from xinfang.training.bases.errors import ConversionError
 
 # E5S1 per-layer tensor stem -> BertLayer module path
 _LAYER = {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.bases.errors import ConversionError
-from training.bases.q4 import dequantize_q4_0, q4_nbytes
+from xinfang.training.bases.errors import ConversionError
+from xinfang.training.bases.q4 import dequantize_q4_0, q4_nbytes
 
 MAGIC = b"E5S1"
 DTYPE_F32 = 0

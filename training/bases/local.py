@@ -11,9 +11,9 @@ from typing import Any
 
 from rich.console import Console
 
-from training.bases.card import write_card
-from training.bases.errors import UnknownBaseError
-from training.bases.folder import is_complete, staging
+from xinfang.training.bases.card import write_card
+from xinfang.training.bases.errors import UnknownBaseError
+from xinfang.training.bases.folder import is_complete, staging
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _UNKNOWN_LICENCE = "unknown (not a registered base; check the model's own licence before production use)"

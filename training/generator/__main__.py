@@ -1,4 +1,4 @@
-"""Command line: ``python -m training.generator --n 20 --seed 1 --split train -o letters.jsonl``."""
+"""Command line: ``python -m xinfang.training.generator --n 20 --seed 1 --split train -o letters.jsonl``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from training.generator.generate import generate_letters
-from training.generator.model import GeneratedLetter
-from training.generator.stats import summarize
+from xinfang.training.generator.generate import generate_letters
+from xinfang.training.generator.model import GeneratedLetter
+from xinfang.training.generator.stats import summarize
 
 
 def _show(letter: GeneratedLetter) -> str:
@@ -21,7 +21,7 @@ def _show(letter: GeneratedLetter) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.generator",
+    ap = argparse.ArgumentParser(prog="python -m xinfang.training.generator",
                                  description="Generate labelled synthetic complaint letters.")
     ap.add_argument("--n", type=int, default=20, help="number of letters")
     ap.add_argument("--seed", type=int, default=0)

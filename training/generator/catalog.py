@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from training.generator.split import held_out_ids
-from training.generator.template import Part, parse, slot_names
+from xinfang.training.generator.split import held_out_ids
+from xinfang.training.generator.template import Part, parse, slot_names
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from training.generator import fillers as F
-from training.generator.catalog import Template
-from training.generator.layout import lay_out
-from training.generator.plan import OUT_OF_SCOPE, Plan
-from training.generator.quantities import amount_phrase, time_phrase, vague_amount, vague_time
-from training.generator.resources import Resources
-from training.generator.segments import Segment, as_span, merge
-from training.generator.subject import GANG_ANAPHORS, Subject, make_gang, make_subject
-from training.generator.template import Slot, render
+from xinfang.training.generator import fillers as F
+from xinfang.training.generator.catalog import Template
+from xinfang.training.generator.layout import lay_out
+from xinfang.training.generator.plan import OUT_OF_SCOPE, Plan
+from xinfang.training.generator.quantities import amount_phrase, time_phrase, vague_amount, vague_time
+from xinfang.training.generator.resources import Resources
+from xinfang.training.generator.segments import Segment, as_span, merge
+from xinfang.training.generator.subject import GANG_ANAPHORS, Subject, make_gang, make_subject
+from xinfang.training.generator.template import Slot, render
 
 SUBJECT_SLOTS = frozenset({"S", "U", "POST"})
 Action = tuple[Any, ...]

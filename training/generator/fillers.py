@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from random import Random
 from typing import Any
 
-from training.generator.idcard import make_id
+from xinfang.training.generator.idcard import make_id
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from functools import lru_cache
 from random import Random
 
-from training.generator.compose import compose
-from training.generator.model import GeneratedLetter
-from training.generator.noise import Noiser, draw_profile
-from training.generator.plan import make_plan
-from training.generator.resources import Resources, load_resources
-from training.generator.segments import join
-from training.generator.split import template_side
+from xinfang.training.generator.compose import compose
+from xinfang.training.generator.model import GeneratedLetter
+from xinfang.training.generator.noise import Noiser, draw_profile
+from xinfang.training.generator.plan import make_plan
+from xinfang.training.generator.resources import Resources, load_resources
+from xinfang.training.generator.segments import join
+from xinfang.training.generator.split import template_side
 
 MAX_ATTEMPTS = 12
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from random import Random
 
-from training.generator.segments import Segment
+from xinfang.training.generator.segments import Segment
 
 SEPARATORS = {"block": "", "lines": "\n", "indent": "\n\u3000\u3000", "blank": "\n\n", "inline_indent": "\u3000\u3000"}
 

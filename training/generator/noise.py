@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from training.generator.fillers import weighted
-from training.generator.segments import Segment
+from xinfang.training.generator.fillers import weighted
+from xinfang.training.generator.segments import Segment
 
 _FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
 _HALF = {"，": ",", "。": ".", "！": "!", "？": "?", "：": ":", "（": "(", "）": ")", "；": ";"}

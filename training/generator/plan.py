@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from training.generator.fillers import weighted
+from xinfang.training.generator.fillers import weighted
 
 OUT_OF_SCOPE = "out_of_scope"
 # Weak indicators that make sense in a letter about a company, a court or a policy question.

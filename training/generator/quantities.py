@@ -6,7 +6,7 @@ import re
 from random import Random
 from typing import Any
 
-from training.generator.cnnum import to_chinese
+from xinfang.training.generator.cnnum import to_chinese
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from training.generator.catalog import Catalog, build_catalog
+from xinfang.training.generator.catalog import Catalog, build_catalog
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LEXICON_FILES = ("people", "places", "units", "quantities", "misc", "noise")
@@ -25,7 +25,7 @@ class Resources:
 
 
 def _read(*parts: str) -> Any:
-    ref = resources.files("training.generator").joinpath(*parts)
+    ref = resources.files("xinfang.training.generator").joinpath(*parts)
     return yaml.load(ref.read_text(encoding="utf-8"), Loader=_Loader)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from training.generator.model import SignalSpan
+from xinfang.training.generator.model import SignalSpan
 
 # Characters never kept at the edge of a span (moved outside it).
 EDGE_CHARS = " \t\n\u3000，,。.！!？?：:；;、"

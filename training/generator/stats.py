@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from training.generator.model import GeneratedLetter
+from xinfang.training.generator.model import GeneratedLetter
 
 
 def _percentile(sorted_values: list[int], q: float) -> int:

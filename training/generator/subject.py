@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from training.generator import fillers as F
-from training.generator.segments import Segment
+from xinfang.training.generator import fillers as F
+from xinfang.training.generator.segments import Segment
 
 GANG_ANAPHORS = ("他们", "这伙人", "这帮人", "他们一伙")
 GANG_VAGUE = ("一帮社会上的混混", "当地一伙地痞", "几个村霸", "一伙社会闲散人员", "那帮黑恶势力", "一伙外地来的人")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from random import Random
 
-from training.generator.segments import Segment
+from xinfang.training.generator.segments import Segment
 
 
 class TemplateSyntaxError(ValueError):

@@ -45,8 +45,10 @@ def _fit_head(head: Head, x, y: np.ndarray, c: float) -> tuple[np.ndarray, np.nd
 
 
 def fit_ngram_model(letters: list[LabelledLetter], schema: Schema, max_features: int = 60000,
-                    min_df: int = 2, c: float = 4.0) -> NgramModel:
-    """Fit on the letters labelled for each head (texts normalised as the engine normalises them)."""
+                    min_df: int = 2, c: float = 4.0, c_single: float = 30.0) -> NgramModel:
+    """Fit on the letters labelled for each head (texts normalised as the engine normalises them). `c` is the
+    inverse regularisation of the per-class classifiers, `c_single` of the single-label heads' (measured on the
+    real dev split: sector accuracy 0.775 at C=4, 0.819 at 10, 0.830 at 30; topic and credibility flat in C)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vec = TfidfVectorizer(analyzer=partial(char_ngrams, min_n=1, max_n=3), sublinear_tf=True, min_df=min_df,
@@ -58,6 +60,7 @@ def fit_ngram_model(letters: list[LabelledLetter], schema: Schema, max_features:
         if not rows:
             continue
         y = target_matrix(head, [letters[i].labels[head.name] for i in rows])
-        coef[head.name], inter[head.name] = _fit_head(head, x_all[rows], y, c)
+        coef[head.name], inter[head.name] = _fit_head(head, x_all[rows], y,
+                                                      c_single if head.kind is HeadKind.single_label else c)
     return NgramModel(vocabulary={t: int(j) for t, j in vec.vocabulary_.items()}, idf=vec.idf_.copy(),
                       coef=coef, intercept=inter)

@@ -183,3 +183,17 @@ def test_decision_threshold_falls_back_when_class_is_not_separated():
     good = np.clip(y * 0.6 + rng.random((300, 1)) * 0.4, 0, 1)
     t = fit_decision_thresholds(head, good, y)[0]
     assert 0.3 <= t <= 0.7
+
+
+def test_training_makes_openmp_threads_wait_passively_unless_told_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, xinfang.training; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"

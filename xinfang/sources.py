@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 from xinfang.config import Settings
 from xinfang.errors import InputFileError
-from xinfang.labels import LabelledLetter, LabelValue, parse_label
+from xinfang.labels import LabelledLetter, LabelValue, iter_records, parse_label
 from xinfang.schema import Schema
 
 TIPDM_LABELLED = "tipdm2020/labeled.jsonl"
@@ -42,27 +41,11 @@ def title_and_text(record: dict[str, Any]) -> str:
     return "\n".join(t for t in (record.get("title"), record.get("text")) if t)
 
 
-def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputFileError(path, f"invalid JSON: {exc.msg}", line=n) from None
-            if not isinstance(rec, dict):
-                raise InputFileError(path, "each line must be a JSON object", line=n)
-            out.append((n, rec))
-    return out
-
-
 def load_tipdm(path: Path, schema: Schema) -> list[LabelledLetter]:
     """tipdm2020 labelled citizen messages: the `sector` head (first-level class in Chinese)."""
     head = schema.head("sector")
     out = []
-    for n, rec in _jsonl(path):
+    for n, rec in iter_records(path):
         try:
             sector = head.class_ids[head.index(rec["sector"])]
         except KeyError as exc:
@@ -91,7 +74,7 @@ def load_jijian(path: Path, schema: Schema) -> list[LabelledLetter]:
     """jijian: real letters labelled by hand (shared/docs/annotation-guide.md) for every head the schema
     and the record both have; `sector` by its Chinese name; span offsets point into title + "\\n" + text."""
     out = []
-    for n, rec in _jsonl(path):
+    for n, rec in iter_records(path):
         if rec.get("id") in (None, "") or not isinstance(rec.get("text"), str):
             raise InputFileError(path, "expected an id and a text", line=n, field="id")
         labels: dict[str, LabelValue] = {}

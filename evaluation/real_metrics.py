@@ -11,7 +11,7 @@ import numpy as np
 
 from xinfang.heads import decisions, multi_label_answer, target_matrix
 from xinfang.labels import LabelledLetter
-from xinfang.metrics import head_metrics
+from xinfang.metrics import head_metrics, precision_recall_f1
 from xinfang.schema import Head, HeadKind, Schema
 from xinfang.thresholds import roc_auc
 
@@ -35,12 +35,9 @@ def topic_figures(letters: Sequence[LabelledLetter], predicted: Sequence[str]) -
     if not rows:
         return {}
     classes = sorted(c for c, n in Counter(gold).items() if n >= MIN_CLASS_LETTERS)
-    f1s = {}
-    for c in classes:
-        g = np.array([x == c for x in gold])
-        p = np.array([x == c for x in pred])
-        tp = float((g & p).sum())
-        f1s[c] = round(2 * tp / max(g.sum() + p.sum(), 1), 4)
+    per = precision_recall_f1(np.array([[x == c for c in classes] for x in gold]),
+                              np.array([[x == c for c in classes] for x in pred]))["per_class"]["f1"]
+    f1s = {c: round(float(f), 4) for c, f in zip(classes, per, strict=True)}
     in_g = np.array([x != OUT_OF_SCOPE for x in gold])
     in_p = np.array([x != OUT_OF_SCOPE for x in pred])
     return {"n": len(rows), "in_scope_accuracy": round(float((in_g == in_p).mean()), 4),

@@ -102,7 +102,9 @@ def signature_from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<u4").astype(np.uint32)
 
 
-class _UnionFind:
+class UnionFind:
+    """Disjoint sets over 0..n-1 (path compression; the smaller index is a set's root)."""
+
     def __init__(self, n: int):
         self.parent = list(range(n))
 
@@ -274,7 +276,7 @@ class DuplicateIndex:
         if len(self._ids) > self._sorted_n:
             self._rebuild()
         pairs = self._candidate_pairs(big_bucket)
-        uf = _UnionFind(len(self._ids))
+        uf = UnionFind(len(self._ids))
         for k in range(0, len(pairs), 65536):
             chunk = pairs[k:k + 65536]
             est = (self._sigs[chunk[:, 0]] == self._sigs[chunk[:, 1]]).mean(axis=1)

@@ -9,30 +9,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from xinfang.duplicates import UnionFind
 from xinfang.labels import LabelledLetter
 from xinfang.near_duplicates import new_index
-
-
-class _UnionFind:
-    def __init__(self, n: int):
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, i: int, j: int) -> None:
-        a, b = self.find(i), self.find(j)
-        if a != b:
-            self.parent[max(a, b)] = min(a, b)
 
 
 def letter_groups(letters: Sequence[LabelledLetter], threshold: float = 0.8) -> np.ndarray:
     """A group number per letter: letters from one submitter, or whose texts are near-duplicates (MinHash
     Jaccard >= threshold), share a group, transitively. Submitters come from `extra["submitter"]`."""
-    uf = _UnionFind(len(letters))
+    uf = UnionFind(len(letters))
     by_submitter: dict[str, int] = {}
     for i, x in enumerate(letters):
         sub = x.extra.get("submitter") if x.extra else None

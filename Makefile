@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# the CPU build of torch that lies on this disk; later ranges admit it and install nothing more
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[train,serve,eval,distributed,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[train,serve,eval,distributed,dev,ocr]"
 	touch $(STAMP)
 
 # Debian's Chromium (headless report rendering and its test) and a CJK font for its screenshots

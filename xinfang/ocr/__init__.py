@@ -1,0 +1,1 @@
+"""Paper letters: scanned images and PDFs to text with per-line OCR confidences (the `ocr` extra)."""

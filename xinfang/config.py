@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         "it breaks repeat-submitter links to results stored before")
     serve_max_windows: int = Field(default=16, ge=1, description="windows per onnxruntime run in the API "
                                    "(fewer: a smaller peak of activation memory)")
+    execution_provider: Literal["cpu", "cuda"] = Field(
+        default="cpu", description="onnxruntime execution provider of the API's engine: cuda needs "
+        "onnxruntime-gpu (instead of onnxruntime) and a GPU, else the API falls back to cpu with a warning")
+    metrics_require_key: bool = Field(default=True, description="GET /metrics needs an API key like /v1 "
+                                      "(off: anyone who reaches the port reads the counters; no letter data)")
+    log_format: Literal["json", "text"] = Field(default="json", description="`xinfang serve` logs: JSON lines "
+                                                "(with request_id) or plain text")
 
     # --- `xinfang classify`: the batch job (also uses max_text_chars and duplicate_threshold) ---
     batch_size: int = Field(default=64, ge=1, description="letters `classify` scores and fsyncs per chunk")

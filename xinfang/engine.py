@@ -16,6 +16,7 @@ from xinfang.heads import aggregate_windows, blend_logits, probabilities
 from xinfang.model_folder import ModelFolder
 from xinfang.ngram_model import NGRAM_FILE, NgramModel
 from xinfang.precision import Precision
+from xinfang.providers import create_session
 from xinfang.result import RESERVED, RESULT_VERSION, LetterResult, ModelRef
 from xinfang.routing import route
 from xinfang.schema import Head
@@ -36,7 +37,8 @@ class Engine:
     """Scores letters with a trained model folder; thread-safe for concurrent `score` calls."""
 
     def __init__(self, folder: ModelFolder | str | Path, precision: str | Precision = Precision.auto,
-                 threads: int = 0, max_batch: int = 32, batch_tokens: int = 8192, with_signals: bool = True):
+                 threads: int = 0, max_batch: int = 32, batch_tokens: int = 8192, with_signals: bool = True,
+                 provider: str = "cpu"):
         self.folder = folder if isinstance(folder, ModelFolder) else ModelFolder(Path(folder))
         self.folder.check()
         self.schema = self.folder.schema
@@ -55,8 +57,7 @@ class Engine:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
         self.precision = self.folder.resolve_precision(precision)
-        self.session = ort.InferenceSession(str(self.folder.onnx_path(self.precision)), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = create_session(self.folder.onnx_path(self.precision), opts, provider)  # CPU if it must
         ngram_path = self.folder.path / NGRAM_FILE
         self.ngram = NgramModel.load(ngram_path) if ngram_path.is_file() else None  # the blend partner
         self.outputs = [o.name for o in self.session.get_outputs()]

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     ray_num_cpus: int = Field(default=2, ge=1, description="CPUs of the local Ray `classify` starts")
     ray_window: int = Field(default=2048, ge=1, description="letters per Ray Data dataset (one actor pool each)")
 
+    # --- scanned letters (xinfang.ocr): `classify` on images/PDFs and POST /v1/letters:scan ---
+    scan_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="largest scan file (image or PDF)")
+    scan_max_pages: int = Field(default=20, ge=1, description="most pages of one scanned letter")
+    scan_max_pixels: int = Field(default=40_000_000, ge=1, description="most pixels of one decoded page "
+                                 "(checked from the header before decoding: a decompression bomb is refused)")
+    ocr_low_confidence: float = Field(default=0.85, ge=0, le=1, description="OCR line confidence under which a "
+                                      "line is listed in the result for the reviewer")
+
     def with_overrides(self, **values: Any) -> Settings:
         """A validated copy with the given settings changed (None leaves one as it is): how every command
         applies its flags, so that a flag is checked exactly as the XINFANG_* variable of the same setting."""

@@ -33,7 +33,7 @@ CREDIBILITY_HEAD = "credibility"
 MALICIOUS_HEAD = "malicious"
 """The binary head answered with indicator spans (rule spans, and the near_duplicate indicator)."""
 
-RESERVED = frozenset({"id", "model", "route", "duplicates", "result_version"})
+RESERVED = frozenset({"id", "model", "route", "duplicates", "ocr", "result_version"})
 """Top-level names of a result that are not heads: no head of a label schema may use them."""
 
 _ANSWER = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
@@ -195,6 +195,33 @@ class Duplicate(BaseModel):
     similarity: float = Field(description="MinHash estimate of the Jaccard similarity of word 3-shingles")
 
 
+class OcrLine(BaseModel):
+    """A line the OCR was unsure of: its page and the [start, end) characters of the letter's text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(ge=1)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    confidence: float = Field(ge=0, le=1)
+
+
+class OcrInfo(BaseModel):
+    """How the text of a scanned letter (image or PDF) was read (xinfang.ocr); absent for a typed letter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["ocr", "pdf_text"] = Field(description="ocr: recognised from page images (a PDF page with "
+                                               "a text layer gives its text); pdf_text: no page needed OCR")
+    pages: int = Field(ge=1)
+    lines: int = Field(ge=0, description="lines placed in the text")
+    mean_confidence: float | None = Field(ge=0, le=1, description="mean OCR confidence of the recognised lines; "
+                                          "null when none was recognised")
+    min_confidence: float | None = Field(ge=0, le=1, description="the lowest line confidence")
+    low_confidence_threshold: float = Field(ge=0, le=1)
+    low_confidence_lines: list[OcrLine] = Field(description="lines under the threshold, for the reviewer")
+
+
 class LetterResult(BaseModel):
     """The answer for one letter: `id`, `model`, one field per head of the model's label schema (the
     default schema's heads are topic, sector, credibility, malicious and abusive; a deployment's own heads
@@ -207,6 +234,7 @@ class LetterResult(BaseModel):
     model: ModelRef
     route: Route
     duplicates: list[Duplicate] = Field(description="earlier near-copies, best first (xinfang.near_duplicates)")
+    ocr: OcrInfo | None = Field(default=None, description="present only for a scanned letter (image or PDF)")
     result_version: int = Field(ge=1, description=f"the layout version of this result ({RESULT_VERSION} now)")
 
     @model_validator(mode="before")
@@ -218,10 +246,13 @@ class LetterResult(BaseModel):
 
     @model_serializer(mode="wrap")
     def _layout(self, handler: Any):  # noqa: ANN202  (no return type: the schema stays the model's)
-        """Today's layout: id, model, the heads in schema order, route, duplicates, result_version."""
+        """Today's layout: id, model, the heads in schema order, route, duplicates, ocr (scans only),
+        result_version."""
         data = handler(self)
         first = {k: data.pop(k) for k in ("id", "model") if k in data}
-        last = {k: data.pop(k) for k in ("route", "duplicates", "result_version") if k in data}
+        if data.get("ocr", 0) is None:
+            del data["ocr"]  # a typed letter's result is as it always was
+        last = {k: data.pop(k) for k in ("route", "duplicates", "ocr", "result_version") if k in data}
         return {**first, **data, **last}
 
     @property

@@ -1,0 +1,147 @@
+"""Paper letters (xinfang.ocr): limits before decoding, reading order and clean-up, and OCR end to end on
+small generated page images (the PP-OCR models from the rapidocr wheel, loaded once per session)."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rapidocr")
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from xinfang.ocr.document import read_scan  # noqa: E402
+from xinfang.ocr.layout import PageLines, TextBuilder, drop_margins, is_page_number, join_pages, upright  # noqa: E402
+from xinfang.ocr.limits import ScanError, ScanLimits, ScanTooLarge  # noqa: E402
+from xinfang.ocr.pages import read_pages  # noqa: E402
+from xinfang.ocr.recognizer import Line  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+LINES = ["尊敬的领导：", "我村土地被非法占用三年，", "请求有关部门调查处理。"]
+
+
+def render(lines: list[str], size: tuple[int, int] = (560, 200), fmt: str = "PNG", footer: str = "") -> bytes:
+    """A page image of a few lines of Chinese in the installed CJK font."""
+    if not FONT.is_file():
+        pytest.skip("no CJK font (fonts-wqy-microhei)")
+    font = ImageFont.truetype(str(FONT), 26)
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    for i, text in enumerate(lines):
+        draw.text((30, 20 + 44 * i), text, font=font, fill="black")
+    if footer:
+        draw.text((size[0] // 2 - 30, size[1] - 34), footer, font=font, fill="black")
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def _chars(text: str) -> str:
+    return re.sub(r"\s", "", text)
+
+
+def test_a_page_image_is_read_with_confidences_and_spans() -> None:
+    scan = read_scan(render(LINES, size=(560, 420), footer="- 1 -"))
+    assert _chars(scan.text) == "".join(LINES)  # the page number in the footer is gone
+    info = scan.info(low_confidence=1.0)  # every line counts as doubtful: each is listed with its span
+    assert info.source == "ocr" and info.pages == 1 and info.lines == 3
+    assert 0.5 < info.min_confidence <= info.mean_confidence <= 1
+    assert [scan.text[x.start:x.end] for x in info.low_confidence_lines] == LINES
+    assert scan.info().low_confidence_lines == []  # clean print: nothing under the default threshold
+
+
+def test_a_pdf_without_text_layer_is_rendered_and_read() -> None:
+    pdf = render(LINES[:2], size=(560, 140), fmt="PDF")
+    scan = read_scan(pdf)
+    assert _chars(scan.text) == "".join(LINES[:2]) and scan.ocr_pages == 1
+
+
+def test_a_pdf_with_a_text_layer_uses_its_text() -> None:
+    scan = read_scan(_text_pdf(["Dear office,", "the road is broken", "3"]))
+    assert scan.text == "Dear office, the road is broken" and scan.ocr_pages == 0
+    assert scan.info().source == "pdf_text" and scan.info().mean_confidence is None
+
+
+def _text_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF with a real text layer (Helvetica, one line each)."""
+    ops = "".join(f"BT /F1 14 Tf 72 {720 - 20 * i} Td ({t}) Tj ET\n" for i, t in enumerate(lines)).encode()
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d >>\nstream\n" % len(ops) + ops + b"endstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, body in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+def test_limits_are_checked_before_decoding() -> None:
+    bomb = io.BytesIO()
+    Image.new("1", (8000, 6000)).save(bomb, "PNG")  # 48 megapixels in a few kilobytes
+    assert len(bomb.getvalue()) < 100_000
+    with pytest.raises(ScanTooLarge, match="pixels"):
+        list(read_pages(bomb.getvalue(), ScanLimits()))
+    with pytest.raises(ScanTooLarge, match="bytes"):
+        list(read_pages(b"\x89PNG\r\n\x1a\n" + b"0" * 2000, ScanLimits(max_bytes=1000)))
+    tiff = io.BytesIO()
+    Image.new("L", (20, 20)).save(tiff, "TIFF", save_all=True, append_images=[Image.new("L", (20, 20))] * 3)
+    with pytest.raises(ScanTooLarge, match="4 pages"):
+        list(read_pages(tiff.getvalue(), ScanLimits(max_pages=3)))
+    with pytest.raises(ScanError, match="not a PNG"):
+        list(read_pages(b"GIF89a....", ScanLimits()))
+    with pytest.raises(ScanError, match="unreadable"):
+        list(read_pages(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, ScanLimits()))
+
+
+def _line(text: str, x0: float, y0: float, x1: float, y1: float) -> Line:
+    return Line(text, 0.9, x0, y0, x1, y1)
+
+
+def test_rows_paragraphs_and_margins() -> None:
+    """Two pages: the header recurs on both and goes, so do the page numbers; an indented row starts a
+    paragraph, a full row continues across the page break, a short row ends its paragraph."""
+    def page(n: int, body: list[Line]) -> PageLines:
+        return PageLines(n, 1000, 1000, [_line("某市来信", 400, 20, 600, 50), *body,
+                                          _line(f"第{n}页", 450, 950, 550, 980)])
+
+    pages = [page(1, [_line("来信人：张三", 100, 200, 400, 230),  # short: its own paragraph
+                      _line("我反映一件事情，", 160, 250, 900, 280),  # indented: a new paragraph
+                      _line("路坏了很久", 100, 300, 900, 330)]),   # full width: runs on to page 2
+             page(2, [_line("没人修。", 100, 200, 300, 230), _line("谢谢", 160, 250, 300, 280)])]
+    builder = TextBuilder()
+    join_pages(drop_margins(pages), builder)
+    assert builder.text == "来信人：张三\n我反映一件事情，路坏了很久没人修。\n谢谢"
+    assert [(p.page, builder.text[p.start:p.end]) for p in builder.placed][-2:] == [(2, "没人修。"), (2, "谢谢")]
+
+
+def test_a_vertical_page_reads_columns_right_to_left() -> None:
+    cols = [_line("第一列文字", 800, 100, 840, 500), _line("第二列文字", 700, 100, 740, 500)]
+    builder = TextBuilder()
+    join_pages([upright(PageLines(1, 1000, 800, list(reversed(cols))))], builder)
+    assert builder.text == "第一列文字第二列文字"
+
+
+@pytest.mark.parametrize("text", ["3", "- 2 -", "第 4 页", "第1页 共3页", "Page 2 of 5", "２/３"])
+def test_page_numbers(text: str) -> None:
+    assert is_page_number(text)
+
+
+@pytest.mark.parametrize("text", ["2024年3月", "电话13800138000转", "一、基本情况"])
+def test_not_page_numbers(text: str) -> None:
+    assert not is_page_number(text)
+
+
+def test_only_the_ocr_package_imports_the_ocr_libraries() -> None:
+    pattern = re.compile(r"^\s*(import|from)\s+(rapidocr|pypdfium2)\b", re.MULTILINE)
+    users = {p.relative_to(ROOT).as_posix() for folder in ("xinfang", "serving", "training", "evaluation")
+             for p in (ROOT / folder).rglob("*.py") if pattern.search(p.read_text(encoding="utf-8"))}
+    assert users and all(u.startswith("xinfang/ocr/") for u in users)

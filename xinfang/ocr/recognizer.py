@@ -1,0 +1,76 @@
+"""Text lines of a page image with their boxes and confidences: PP-OCR (detection, angle, recognition) on
+onnxruntime, from the model files inside the rapidocr wheel (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_FILES = {"Det": "PP-OCRv6_det_small.onnx", "Rec": "PP-OCRv6_rec_small.onnx",
+               "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
+MIN_LINE_SCORE = 0.3  # lines the recogniser is less sure of are noise, not doubtful text
+
+
+@dataclass(frozen=True)
+class Line:
+    """One recognised line: text, confidence (0-1) and its axis-aligned box in page pixels."""
+
+    text: str
+    confidence: float
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+class Recognizer:
+    """PP-OCR on onnxruntime; one instance per process (see get_recognizer), safe to call from threads."""
+
+    def __init__(self, threads: int = 0):
+        import rapidocr
+        from rapidocr import RapidOCR
+
+        models = Path(rapidocr.__file__).resolve().parent / "models"
+        params: dict[str, object] = {f"{stage}.model_path": str(models / name) for stage, name in MODEL_FILES.items()}
+        params.update({"Global.log_level": "error", "Global.text_score": MIN_LINE_SCORE})
+        if threads > 0:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+        for stage, name in MODEL_FILES.items():
+            if not (models / name).is_file():
+                raise FileNotFoundError(f"the rapidocr wheel lacks {name} ({stage}); reinstall the ocr extra")
+        self._ocr = RapidOCR(params=params)
+        self._lock = threading.Lock()
+
+    def __call__(self, image: np.ndarray) -> list[Line]:
+        """The lines found on an RGB page image, in the recogniser's order."""
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        with self._lock:
+            out = self._ocr(bgr)
+        if out.boxes is None or out.txts is None:
+            return []
+        lines = []
+        for box, text, score in zip(out.boxes, out.txts, out.scores, strict=True):
+            if not text.strip():
+                continue
+            xs, ys = np.asarray(box)[:, 0], np.asarray(box)[:, 1]
+            lines.append(Line(text.strip(), float(score), float(xs.min()), float(ys.min()), float(xs.max()),
+                              float(ys.max())))
+        return lines
+
+
+@lru_cache(maxsize=4)
+def get_recognizer(threads: int = 0) -> Recognizer:
+    """The process's recogniser (the models load once)."""
+    return Recognizer(threads)

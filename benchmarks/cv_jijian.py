@@ -57,6 +57,7 @@ def main() -> None:
     model_probs: dict[str, list] = {}
     base_probs: dict[str, list] = {}
     spans: list = []
+    rule_spans: list = []
     calibrations, timings = [], []
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cv-jijian-") as tmp:
@@ -71,6 +72,10 @@ def main() -> None:
             texts = [x.text for x in held]
             probs = engine.probabilities(texts)
             results = engine.score([LetterIn(x.id, x.text) for x in held])
+            span_heads, engine.span_heads = engine.span_heads, []  # the same model with rule/n-gram evidence only
+            rule_spans += [r.to_json()["credibility"]["signals"]
+                           for r in engine.score([LetterIn(x.id, x.text) for x in held])]
+            engine.span_heads = span_heads
             card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
             timings.append({"fold": k, **card["timings_s"], "steps": card["training"]["steps"],
                             "stopped_by_time_budget": card["training"]["stopped_by_time_budget"]})
@@ -96,6 +101,7 @@ def main() -> None:
         "n": len(held_all), "seconds": round(time.monotonic() - start, 1), "timings": timings,
         "model": figures(schema, held_all, mp, calibrations[0], spans),
         "tfidf": figures(schema, held_all, bp, {}),
+        "credibility_spans_without_span_head": span_overlap(held_all, rule_spans),
     }
     text = json.dumps(result, ensure_ascii=False, indent=1, default=float)
     print(json.dumps({"model": result["model"]["topic"], "tfidf": result["tfidf"]["topic"]}, ensure_ascii=False))

@@ -1,4 +1,4 @@
-"""ONNX export: every head is an output, dynamic batch and sequence, parity with torch, static int8 copy."""
+"""ONNX export: every head (and span head) is an output, dynamic batch and sequence, parity with torch, static int8 copy."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ def test_export_parity_and_dynamic_axes(tiny_base, tmp_path):
     model = MultiHeadModel(load_encoder(tiny_base), load_schema()).eval()
     result = export_onnx(model, tmp_path, sample_windows(tiny_base / "tokenizer.json"))
     sess = ort.InferenceSession(str(result.fp32_path), providers=["CPUExecutionProvider"])
-    assert [o.name for o in sess.get_outputs()] == model.schema.head_names
+    assert [o.name for o in sess.get_outputs()] == model.schema.head_names + ["credibility.spans"]
+    ids = np.array([[0, 7, 8, 9, 2], [0, 7, 8, 2, 1]], dtype=np.int64)
+    spans = sess.run(["credibility.spans"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0]
+    with torch.no_grad():
+        ref = model.all_logits(torch.from_numpy(ids), torch.ones_like(torch.from_numpy(ids)))[1]["credibility"]
+    assert spans.shape == (2, 5, 2 * model.schema.head("credibility").n_outputs)  # per token, start/end per class
+    assert np.abs(spans - ref.numpy()).max() <= 1e-3
     rng = np.random.default_rng(0)
     windows = [rng.integers(5, 60, size=n).tolist() for n in (3, 17, 40, 9, 64)]
     par = parity(model, result, windows, pad_id=0)

@@ -92,7 +92,8 @@ def test_train_and_export_tiny(tiny_base, small_data, tmp_path):
     assert all(set(c["blend"]) == {"encoder", "ngram"} for c in cal.values() if c["n_dev"] >= 20)
 
     sess = ort.InferenceSession(str(out / "model.int8.onnx"), providers=["CPUExecutionProvider"])
-    assert [o.name for o in sess.get_outputs()] == ["topic", "sector", "credibility", "malicious", "abusive"]
+    assert [o.name for o in sess.get_outputs()] == ["topic", "sector", "credibility", "malicious", "abusive",
+                                                    "credibility.spans"]
 
     # the torch weights are kept (transformers layout) and reload as the model that was exported
     assert card["started_from"] == {"from": "base", "base": "tiny-random-bert",
@@ -133,10 +134,13 @@ def assert_reloads_as_exported(folder, tiny_base):
     model = MultiHeadModel.load(folder).eval()
     ids = torch.tensor([w[:20] for w in sample_windows(tiny_base / "tokenizer.json") if len(w) >= 20][:4])
     with torch.inference_mode():
-        torch_out = model.logits(ids, torch.ones_like(ids))
+        heads, spans = model.all_logits(ids, torch.ones_like(ids))
+    torch_out = {**heads, **{f"{h}.spans": v for h, v in spans.items()}}
     sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
-    onnx_out = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": np.ones_like(ids.numpy())})
-    for name, got in zip(model.schema.head_names, onnx_out, strict=True):
+    names = [o.name for o in sess.get_outputs()]
+    onnx_out = sess.run(names, {"input_ids": ids.numpy(), "attention_mask": np.ones_like(ids.numpy())})
+    assert sorted(names) == sorted(torch_out)  # span heads included: they are saved and reloaded too
+    for name, got in zip(names, onnx_out, strict=True):
         np.testing.assert_allclose(torch_out[name].numpy(), got, atol=1e-4)
 
 

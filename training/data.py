@@ -32,9 +32,13 @@ from xinfang.sources import (
 )
 from xinfang.text import LetterTokenizer, normalise
 from xinfang.training.profiles import Profile
+from xinfang.training.span_targets import NO_SPAN, letter_span_chars, window_span_targets
 
 if TYPE_CHECKING:  # datasets and torch load only where windows are built: reading letters needs neither
     from datasets import Dataset
+
+
+SPAN_CHARS, SPAN_USABLE = "spanchars_", "spanusable_"  # letter-level span columns, turned into window targets
 
 
 @dataclass
@@ -182,6 +186,12 @@ def letters_to_dataset(letters: list[LabelledLetter], schema: Schema) -> Dataset
     cols: dict[str, list] = {"letter_id": [x.id for x in letters], "source": [x.source for x in letters],
                              "text": [normalise(x.text) for x in letters]}
     for head in schema.heads:
+        if head.spans:
+            found = [letter_span_chars(x, head) for x in letters]
+            none = ([list(NO_SPAN)] * head.n_outputs, [0.0] * head.n_outputs)
+            cols[SPAN_CHARS + head.name] = [[list(c) for c in (f or none)[0]] for f in found]
+            cols[SPAN_USABLE + head.name] = [(f or none)[1] for f in found]
+    for head in schema.heads:
         present = [head.name in x.labels for x in letters]
         filler = {"binary": False, "single_label": head.class_ids[0], "multi_label": []}[head.kind.value]
         y = target_matrix(head, [x.labels.get(head.name, filler) for x in letters]).astype(np.float32)
@@ -193,10 +203,15 @@ def letters_to_dataset(letters: list[LabelledLetter], schema: Schema) -> Dataset
 def to_windows(ds: Dataset, tokenizer: LetterTokenizer, max_windows: int | None = None, seed: int = 0) -> Dataset:
     """Expand letters into token windows; each window carries its letter's labels and row index.
     With max_windows, keep at most that many windows per letter (a seeded random choice)."""
+    from xinfang.training.model import span_keys
+
     label_cols = [c for c in ds.column_names if c.startswith(("labels_", "mask_"))]
+    span_heads = [c.removeprefix(SPAN_CHARS) for c in ds.column_names if c.startswith(SPAN_CHARS)]
+    span_cols = [k for h in span_heads for k in span_keys(h)]
 
     def expand(batch: dict, indices: list[int]) -> dict:
-        out: dict[str, list] = {"input_ids": [], "length": [], "letter_row": [], **{c: [] for c in label_cols}}
+        out: dict[str, list] = {"input_ids": [], "length": [], "letter_row": [],
+                                **{c: [] for c in label_cols + span_cols}}
         for j, row in enumerate(indices):
             wins = tokenizer.windows(batch["text"][j])
             if max_windows and len(wins) > max_windows:
@@ -208,6 +223,12 @@ def to_windows(ds: Dataset, tokenizer: LetterTokenizer, max_windows: int | None 
                 out["letter_row"].append(row)
                 for c in label_cols:
                     out[c].append(batch[c][j])
+                for h in span_heads:
+                    start, end, use = span_keys(h)
+                    s, e = window_span_targets(w, batch[SPAN_CHARS + h][j])
+                    out[start].append(s)
+                    out[end].append(e)
+                    out[use].append(batch[SPAN_USABLE + h][j])
         return out
 
     with progress_bars_off():

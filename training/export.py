@@ -26,6 +26,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
+from xinfang.span_decoding import is_span_output, span_output
 from xinfang.training.model import MultiHeadModel, OnnxWrapper
 from xinfang.training.trainer import torch_window_logits
 from xinfang.window_batches import run_length_sorted
@@ -55,7 +56,7 @@ def _export_raw(model: MultiHeadModel, path: Path) -> None:
     wrapper = OnnxWrapper(model).eval()
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
-    names = model.schema.head_names
+    names = wrapper.output_names
     # eager attention exports the MatMul/Softmax pattern that onnxruntime fuses into one Attention op
     previous = model.encoder.config._attn_implementation
     model.encoder.set_attn_implementation("eager")
@@ -71,7 +72,8 @@ def _trace(wrapper: OnnxWrapper, ids: torch.Tensor, mask: torch.Tensor, path: Pa
         torch.onnx.export(
             wrapper, (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=names,
             dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                          **{n: {0: "batch"} for n in names}},
+                          **{n: {0: "batch"} for n in names},
+                          **{span_output(h): {0: "batch", 1: "sequence"} for h in wrapper.model.span_heads}},
             opset_version=OPSET, dynamo=False, do_constant_folding=True,
         )
 
@@ -185,9 +187,9 @@ def export_onnx(model: MultiHeadModel, out_dir: Path, calibration: Sequence[Sequ
 
 def onnx_window_logits(path: Path, windows: list[list[int]], pad_id: int, batch_size: int = 32
                        ) -> dict[str, np.ndarray]:
-    """Raw window logits per head from an ONNX file (length-sorted batches)."""
+    """Raw window logits per head from an ONNX file (length-sorted batches); span outputs are left out."""
     sess = _session(path)
-    names = [o.name for o in sess.get_outputs()]
+    names = [o.name for o in sess.get_outputs() if not is_span_output(o.name)]
 
     def run(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         return dict(zip(names, sess.run(names, {"input_ids": ids, "attention_mask": mask}), strict=True))

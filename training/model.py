@@ -16,6 +16,7 @@ from transformers.utils import logging as hf_logging
 
 from xinfang.model_folder import ENCODER_CONFIG, ENCODER_WEIGHTS, HEADS_CONFIG, HEADS_WEIGHTS
 from xinfang.schema import HeadKind, Schema, parse_schema
+from xinfang.span_decoding import span_output
 
 
 def label_key(head: str) -> str:
@@ -24,6 +25,11 @@ def label_key(head: str) -> str:
 
 def mask_key(head: str) -> str:
     return f"mask_{head}"
+
+
+def span_keys(head: str) -> tuple[str, str, str]:
+    """Batch keys of a span head's targets: start token, end token (per class) and per-class 0/1 mask."""
+    return f"span_start_{head}", f"span_end_{head}", f"span_mask_{head}"
 
 
 class MultiHeadModel(nn.Module):
@@ -40,6 +46,10 @@ class MultiHeadModel(nn.Module):
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({h.name: nn.Linear(hidden, h.n_outputs) for h in schema.heads})
+        # span heads: per token a start and an end logit for each class (interleaved), read off the token states
+        self.span_heads = nn.ModuleDict({h.name: nn.Linear(hidden, 2 * h.n_outputs) for h in schema.heads
+                                         if h.spans})
+        self.span_loss_weight = 1.0
         for h in schema.heads:
             w = (class_weights or {}).get(h.name) or [1.0] * h.n_outputs
             self.register_buffer(f"class_weight_{h.name}", torch.tensor(w, dtype=torch.float32), persistent=True)
@@ -51,9 +61,31 @@ class MultiHeadModel(nn.Module):
         return (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
 
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Window logits per head."""
+        return self.all_logits(input_ids, attention_mask)[0]
+
+    def all_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+                   ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Window logits per head, and per span head its (batch, tokens, 2 x classes) start/end logits."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         pooled = self.dropout(self.pool(hidden, attention_mask))
-        return {name: head(pooled) for name, head in self.heads.items()}
+        spans = {name: head(self.dropout(hidden)) for name, head in self.span_heads.items()}
+        return {name: head(pooled) for name, head in self.heads.items()}, spans
+
+    @staticmethod
+    def span_loss(logits: torch.Tensor, start: torch.Tensor, end: torch.Tensor, mask: torch.Tensor,
+                  attention_mask: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy over token positions for each class's start and end (position 0: no span in this
+        window), averaged over the classes the mask allows."""
+        b, t, two_n = logits.shape
+        n = two_n // 2
+        lg = logits.view(b, t, n, 2).permute(0, 2, 3, 1)  # batch, class, start/end, token
+        lg = lg.masked_fill(attention_mask[:, None, None, :] == 0, -1e4)
+        ce = nn.functional.cross_entropy
+        per = (ce(lg[:, :, 0].reshape(b * n, t), start.reshape(-1).long(), reduction="none")
+               + ce(lg[:, :, 1].reshape(b * n, t), end.reshape(-1).long(), reduction="none")).view(b, n) / 2
+        m = mask.to(per.dtype)
+        return (per * m).sum() / m.sum().clamp(min=1.0)
 
     def head_loss(self, name: str, logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean loss over the examples labelled for this head (0 when none in the batch)."""
@@ -69,13 +101,18 @@ class MultiHeadModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **labels: torch.Tensor
                 ) -> dict[str, torch.Tensor]:
-        out = self.logits(input_ids, attention_mask)
+        out, spans = self.all_logits(input_ids, attention_mask)
         if labels:
             total = input_ids.new_zeros((), dtype=torch.float32)
             for name in self.heads:
                 if label_key(name) in labels:
                     total = total + self.head_loss(name, out[name], labels[label_key(name)],
                                                    labels[mask_key(name)])
+            for name, logits in spans.items():
+                start, end, mask = span_keys(name)
+                if start in labels:
+                    total = total + self.span_loss_weight * self.span_loss(
+                        logits, labels[start], labels[end], labels[mask], attention_mask)
             return {"loss": total, **out}
         return out
 
@@ -98,7 +135,9 @@ class MultiHeadModel(nn.Module):
                         "num_hidden_layers": cfg.num_hidden_layers,
                         "base_num_hidden_layers": getattr(cfg, "base_num_hidden_layers", cfg.num_hidden_layers)},
             "schema": {"name": self.schema.name, "version": self.schema.version, "file": "schema.yaml"},
-            "heads": heads}
+            "heads": heads,
+            "span_heads": {name: {"output": span_output(name), "layout": "tokens x (start, end) per class"}
+                           for name in self.span_heads}}
 
     def save(self, folder: str | Path) -> None:
         """Encoder via save_pretrained, heads as safetensors, heads_config.json and schema.yaml beside them."""
@@ -172,12 +211,17 @@ def load_encoder(base_path: str | Path, layers: int | None = None) -> PreTrained
 
 
 class OnnxWrapper(nn.Module):
-    """Export view: (input_ids, attention_mask) -> one logits tensor per head, in schema order."""
+    """Export view: (input_ids, attention_mask) -> one logits tensor per head in schema order, then each span
+    head's token logits (`output_names` gives the names)."""
 
     def __init__(self, model: MultiHeadModel):
         super().__init__()
         self.model = model
 
+    @property
+    def output_names(self) -> list[str]:
+        return self.model.schema.head_names + [span_output(h) for h in self.model.span_heads]
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model.logits(input_ids, attention_mask)
-        return tuple(out[h] for h in self.model.schema.head_names)
+        out, spans = self.model.all_logits(input_ids, attention_mask)
+        return tuple(out[h] for h in self.model.schema.head_names) + tuple(spans[h] for h in self.model.span_heads)

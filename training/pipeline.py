@@ -25,6 +25,7 @@ from xinfang.model_folder import TORCH_FILES
 from xinfang.ngram_model import NGRAM_FILE
 from xinfang.schema import Schema, load_schema
 from xinfang.sources import review_files  # reviewers' corrections feed every later training run
+from xinfang.span_decoding import SPAN_MAX_TOKENS
 from xinfang.text import LetterTokenizer, normalise
 from xinfang.training.bases.registry import BASES
 from xinfang.training.bases.wheels import sha256_file
@@ -100,7 +101,7 @@ def write_serving_files(folder: Path, tokenizer_json: Path, schema: Schema, cali
     (folder / "schema.yaml").write_text(schema.to_yaml(), encoding="utf-8")
     (folder / "calibration.json").write_text(json.dumps(calibration, indent=2), encoding="utf-8")
     inference = {"max_length": prof.max_length, "overlap": prof.overlap, "pad_id": pad_id, "pooling": pooling,
-                 "outputs": schema.head_names,
+                 "outputs": schema.head_names, "span_max_tokens": SPAN_MAX_TOKENS,
                  "aggregation": {h.name: "mean" if h.kind.value == "single_label" else "max" for h in schema.heads}}
     (folder / "inference.json").write_text(json.dumps(inference, indent=2), encoding="utf-8")
 

@@ -25,7 +25,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from xinfang.heads import aggregate_windows
 from xinfang.schema import HeadKind, Schema
-from xinfang.training.model import MultiHeadModel, label_key, mask_key
+from xinfang.training.model import MultiHeadModel, label_key, mask_key, span_keys
 from xinfang.training.profiles import Profile
 from xinfang.window_batches import pad_windows, run_length_sorted
 
@@ -44,6 +44,11 @@ class WindowCollator:
             if label_key(h) in rows[0]:
                 batch[label_key(h)] = torch.tensor([r[label_key(h)] for r in rows], dtype=torch.float32)
                 batch[mask_key(h)] = torch.tensor([r[mask_key(h)] for r in rows], dtype=torch.float32)
+            start, end, mask = span_keys(h)
+            if start in rows[0]:
+                batch[start] = torch.tensor([r[start] for r in rows], dtype=torch.long)
+                batch[end] = torch.tensor([r[end] for r in rows], dtype=torch.long)
+                batch[mask] = torch.tensor([r[mask] for r in rows], dtype=torch.float32)
         return batch
 
 
@@ -131,7 +136,8 @@ def _optimizer(model: MultiHeadModel, profile: Profile) -> torch.optim.Optimizer
     groups = [
         {"params": decay, "lr": profile.learning_rate, "weight_decay": profile.weight_decay},
         {"params": no_decay, "lr": profile.learning_rate, "weight_decay": 0.0},
-        {"params": list(model.heads.parameters()), "lr": profile.head_learning_rate, "weight_decay": 0.0},
+        {"params": list(model.heads.parameters()) + list(model.span_heads.parameters()),
+         "lr": profile.head_learning_rate, "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups)
 
@@ -169,7 +175,8 @@ def fit(model: MultiHeadModel, train: Dataset, dev: Dataset, profile: Profile, p
         remove_unused_columns=False,
         # batches of similar length: short COLD comments cost a fraction of a full letter window
         train_sampling_strategy="group_by_length",
-        label_names=[k for h in model.schema.head_names for k in (label_key(h), mask_key(h))],
+        label_names=[k for h in model.schema.head_names for k in (label_key(h), mask_key(h))]
+        + [k for h in model.span_heads for k in span_keys(h)],
         dataloader_num_workers=0,
         log_level="error",
     )

@@ -21,6 +21,7 @@ from xinfang.result import (
 )
 from xinfang.schema import Head, HeadKind, Schema
 from xinfang.signals import MALICIOUS_INDICATORS, Signal
+from xinfang.span_decoding import ModelSpans
 
 DIGITS = 4  # probabilities, scores and confidences in a result are rounded to this many decimals
 
@@ -46,7 +47,8 @@ def head_answer(head: Head, p: np.ndarray, cal: Mapping) -> tuple[Answer, float]
 
 
 def credibility_answer(head: Head, plain: MultiLabelAnswer, p: np.ndarray, text: str,
-                       signals: Sequence[Signal] | None, ngram: NgramModel | None) -> CredibilityAnswer:
+                       signals: Sequence[Signal] | None, ngram: NgramModel | None,
+                       model_spans: ModelSpans | None = None) -> CredibilityAnswer:
     """The plain answer with the weighted score and an evidence span per signal; a signal without evidence is
     dropped, and `primary` is then the likeliest signal kept. With `signals` None (evidence not computed),
     the labels stay and no span is given."""
@@ -54,7 +56,7 @@ def credibility_answer(head: Head, plain: MultiLabelAnswer, p: np.ndarray, text:
     score = _r(sum(weights[c] * plain.scores[c] for c in weights) / (sum(weights.values()) or 1.0))
     labels, primary, spans = plain.labels, plain.primary, []
     if signals is not None:
-        labels, spans = present_signals(plain.labels, text, signals, head.class_ids, ngram, head.name)
+        labels, spans = present_signals(plain.labels, text, signals, head.class_ids, ngram, head.name, model_spans)
         primary = next((head.class_ids[j] for j in np.argsort(-p, kind="stable") if head.class_ids[j] in labels),
                        None)
     return CredibilityAnswer(labels=labels, primary=primary, scores=plain.scores, confidence=plain.confidence,
@@ -62,10 +64,11 @@ def credibility_answer(head: Head, plain: MultiLabelAnswer, p: np.ndarray, text:
 
 
 def letter_answers(schema: Schema, calibration: Mapping[str, Mapping], probs: Mapping[str, np.ndarray],
-                   text: str = "", signals: Sequence[Signal] | None = None, ngram: NgramModel | None = None
-                   ) -> tuple[dict[str, Answer], dict[str, float]]:
+                   text: str = "", signals: Sequence[Signal] | None = None, ngram: NgramModel | None = None,
+                   spans: Mapping[str, ModelSpans] | None = None) -> tuple[dict[str, Answer], dict[str, float]]:
     """Every head's answer for one letter (`probs`: one probability row per head), in schema order, and the
-    unrounded confidences. `signals` None: no evidence (credibility spans, malicious indicators) is given."""
+    unrounded confidences. `signals` None: no evidence (credibility spans, malicious indicators) is given.
+    `spans`: the span heads' best span per class (xinfang.span_decoding), preferred as evidence."""
     answers: dict[str, Answer] = {}
     confidences: dict[str, float] = {}
     for head in schema.heads:
@@ -73,7 +76,8 @@ def letter_answers(schema: Schema, calibration: Mapping[str, Mapping], probs: Ma
         plain, confidences[head.name] = head_answer(head, p, calibration.get(head.name, {}))
         kind = answer_model(head)
         if kind is CredibilityAnswer:
-            answers[head.name] = credibility_answer(head, plain, p, text, signals, ngram)
+            answers[head.name] = credibility_answer(head, plain, p, text, signals, ngram,
+                                                    (spans or {}).get(head.name))
         elif kind is MaliciousAnswer:
             indicators = [span(s) for s in signals or () if s.type in MALICIOUS_INDICATORS]
             answers[head.name] = MaliciousAnswer(**dict(plain), indicators=indicators)

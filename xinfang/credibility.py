@@ -11,6 +11,7 @@ from xinfang.ngram_model import NgramModel
 from xinfang.result import Span
 from xinfang.schema import Schema
 from xinfang.signals import CREDIBILITY_SIGNALS, Signal, extract_signals
+from xinfang.span_decoding import ModelSpans
 
 
 def rule_matrix(class_ids: Sequence[str], signals: Sequence[Sequence[Signal]]) -> np.ndarray:
@@ -41,13 +42,21 @@ def span(s: Signal) -> Span:
 
 
 def present_signals(labels: Sequence[str], text: str, signals: Sequence[Signal], class_ids: Sequence[str],
-                    ngram: NgramModel | None, head: str = "credibility") -> tuple[list[str], list[Span]]:
-    """The signals of `labels` that can be shown, and their evidence: the rules' spans, else the stretch of
-    text that most supports the signal in the n-gram model (source "model"). A signal for which no text can be
-    shown is dropped from the labels: a reviewer must be able to check every signal."""
+                    ngram: NgramModel | None, head: str = "credibility", model_spans: ModelSpans | None = None
+                    ) -> tuple[list[str], list[Span]]:
+    """The signals of `labels` that can be shown, and their evidence: the span the model's span head points at
+    (one per signal, source "model"), else the rules' spans, else the stretch of text that most supports the
+    signal in the n-gram model (source "model"). A signal for which no text can be shown is dropped from the
+    labels: a reviewer must be able to check every signal."""
     spans: list[Span] = []
     kept: list[str] = []
     for signal in labels:
+        pointed = model_spans[list(class_ids).index(signal)] if model_spans else None
+        if pointed is not None:
+            kept.append(signal)
+            spans.append(Span(type=signal, text=text[pointed[1]: pointed[2]], start=pointed[1], end=pointed[2],
+                              source="model"))
+            continue
         found = [span(s) for s in signals if s.type == signal]
         if not found and ngram is not None:
             where = ngram.evidence(text, head, list(class_ids).index(signal))

@@ -21,7 +21,8 @@ from xinfang.result import RESERVED, RESULT_VERSION, LetterResult, ModelRef
 from xinfang.routing import route
 from xinfang.schema import Head
 from xinfang.signals import Signal, extract_signals
-from xinfang.text import LetterTokenizer, normalise
+from xinfang.span_decoding import SPAN_MAX_TOKENS, ModelSpans, best_token_spans, letter_spans, span_output
+from xinfang.text import LetterTokenizer, Window, normalise_with_map
 from xinfang.window_batches import run_length_sorted
 
 
@@ -64,6 +65,8 @@ class Engine:
         missing = set(self.schema.head_names) - set(self.outputs)
         if missing:
             raise ValueError(f"ONNX graph lacks outputs for heads {sorted(missing)}")
+        self.span_heads = [h.name for h in self.schema.heads if span_output(h.name) in self.outputs]
+        self.span_max_tokens = int(cfg.get("span_max_tokens", SPAN_MAX_TOKENS))
         self.max_batch = max_batch
         self.batch_tokens = batch_tokens
         self.with_signals = with_signals
@@ -74,10 +77,17 @@ class Engine:
 
     # ---- model outputs ----
     def _run(self, windows: list[list[int]]) -> dict[str, np.ndarray]:
-        """Window logits per head, batches of similar length so little padding is computed."""
+        """Window logits per head (and each span head's best span per class, decoded batch by batch), in
+        batches of similar length so little padding is computed."""
+        specials = [t for t in (self.tokenizer.bos_id, self.tokenizer.eos_id) if t is not None]
+
         def run(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-            outs = self.session.run(self.outputs, {"input_ids": ids, "attention_mask": mask})
-            return dict(zip(self.outputs, outs, strict=True))
+            outs = dict(zip(self.outputs, self.session.run(self.outputs, {"input_ids": ids, "attention_mask": mask}),
+                            strict=True))
+            content = (mask == 1) & ~np.isin(ids, specials)
+            for h in self.span_heads:
+                outs[span_output(h)] = best_token_spans(outs[span_output(h)], content, self.span_max_tokens)
+            return outs
 
         return run_length_sorted(windows, self.pad_id, run, self.max_batch, self.batch_tokens)
 
@@ -85,26 +95,37 @@ class Engine:
                       ) -> dict[str, np.ndarray]:
         """Letter-level (aggregated, uncalibrated) logits per head: the encoder's, blended with the n-gram
         model's (and the rule evidence in `signals`, found here when not given) where the folder has one."""
-        windows: list[list[int]] = []
+        return self._outputs(texts, signals)[0]
+
+    def _outputs(self, texts: Sequence[str], signals: Sequence[Sequence[Signal]] | None = None
+                 ) -> tuple[dict[str, np.ndarray], list[dict[str, ModelSpans]]]:
+        """Letter logits per head, and per letter each span head's best span per class (None: no span)."""
+        windows: list[Window] = []
         rows: list[int] = []
-        normalised = [normalise(text) for text in texts]
+        mapped = [normalise_with_map(text) for text in texts]
+        normalised = [text for text, _ in mapped]
         for i, text in enumerate(normalised):
             for w in self.tokenizer.windows(text):
-                windows.append(w.ids)
+                windows.append(w)
                 rows.append(i)
         if not windows:
-            return {h.name: np.zeros((0, h.n_outputs)) for h in self.schema.heads}
-        raw = self._run(windows)
+            return {h.name: np.zeros((0, h.n_outputs)) for h in self.schema.heads}, [{} for _ in texts]
+        raw = self._run([w.ids for w in windows])
         r = np.asarray(rows)
         partner = self.ngram.logits(normalised) if self.ngram is not None else {}
         rules = rule_evidence(self.schema, texts, signals) if self.ngram is not None else {}
-        return {h.name: blend_logits(aggregate_windows(raw[h.name], r, len(texts), h.kind), partner.get(h.name),
-                                     self._cal(h).get("blend"), rules.get(h.name))
-                for h in self.schema.heads}
+        logits = {h.name: blend_logits(aggregate_windows(raw[h.name], r, len(texts), h.kind),
+                                       partner.get(h.name), self._cal(h).get("blend"), rules.get(h.name))
+                  for h in self.schema.heads}
+        found = {h: letter_spans(raw[span_output(h)], windows, rows, len(texts), [m for _, m in mapped])
+                 for h in self.span_heads}
+        return logits, [{h: found[h][i] for h in self.span_heads} for i in range(len(texts))]
 
     def probabilities(self, texts: Sequence[str], signals: Sequence[Sequence[Signal]] | None = None
                       ) -> dict[str, np.ndarray]:
-        logits = self.letter_logits(texts, signals)
+        return self._calibrated(self.letter_logits(texts, signals))
+
+    def _calibrated(self, logits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {h.name: probabilities(logits[h.name], h.kind, self._cal(h).get("temperature", 1.0))
                 for h in self.schema.heads}
 
@@ -116,15 +137,16 @@ class Engine:
         """One result per letter, in input order (`duplicates` empty: near-copies are the caller's policy)."""
         signals = [extract_signals(x.text) if self.with_signals or self.ngram is not None else []
                    for x in letters]
-        probs = self.probabilities([x.text for x in letters], signals)
+        logits, spans = self._outputs([x.text for x in letters], signals)
+        probs = self._calibrated(logits)
         return [self._letter_result(x, {h: p[i] for h, p in probs.items()},
-                                    signals[i] if self.with_signals else None)
+                                    signals[i] if self.with_signals else None, spans[i])
                 for i, x in enumerate(letters)]
 
-    def _letter_result(self, letter: LetterIn, probs: dict[str, np.ndarray], signals: Sequence[Signal] | None
-                       ) -> LetterResult:
+    def _letter_result(self, letter: LetterIn, probs: dict[str, np.ndarray], signals: Sequence[Signal] | None,
+                       spans: dict[str, ModelSpans]) -> LetterResult:
         answers, confidences = letter_answers(self.schema, self.calibration, probs, letter.text, signals,
-                                              self.ngram)
+                                              self.ngram, spans)
         return LetterResult(id=letter.id, model=ModelRef(**self.model_ref),
                             route=route(self.schema, self.calibration, answers, confidences), duplicates=[],
                             result_version=RESULT_VERSION, **answers)

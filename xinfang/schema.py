@@ -49,6 +49,8 @@ class Head(BaseModel):
     classes: list[LabelClass] = Field(min_length=1)
     routes: bool = Field(True, description="whether low confidence on this head sends the letter to a person "
                                            "(false: the answer is shown, e.g. evidence, but does not route)")
+    spans: bool = Field(False, description="whether the model also learns to point at the text that shows each "
+                                           "class (one span per class, from letters labelled with spans)")
 
     @model_validator(mode="after")
     def _check_classes(self) -> Head:
@@ -60,6 +62,8 @@ class Head(BaseModel):
             raise ValueError("a binary head has exactly one class (the positive one)")
         if self.kind is HeadKind.single_label and len(self.classes) < 2:
             raise ValueError("a single_label head needs at least two classes")
+        if self.spans and self.kind is HeadKind.single_label:
+            raise ValueError("spans are for multi_label and binary heads (one span per class that is present)")
         return self
 
     @property

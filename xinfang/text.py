@@ -10,16 +10,60 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 _INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
-_SPACES = re.compile(r"[ \t\u3000\xa0]+")
-_NEWLINES = re.compile(r"\s*\n\s*")
 
 
 def normalise(text: str) -> str:
     """Canonical model input: NFC, no invisible characters, runs of blanks collapsed."""
-    text = unicodedata.normalize("NFC", text)
-    text = _INVISIBLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _SPACES.sub(" ", text)
-    return _NEWLINES.sub("\n", text).strip()
+    return normalise_with_map(text)[0]
+
+
+def normalise_with_map(text: str) -> tuple[str, list[int]]:
+    """The normalised text and, for each of its characters, the index in `text` it came from, so that spans
+    found in the model's input point back into the letter as written."""
+    composed = unicodedata.normalize("NFC", text)
+    if composed != text:  # composition merges characters: align by decomposing each one (rare in Chinese)
+        where = [i for i, ch in enumerate(text) if not unicodedata.combining(ch)]
+        text, origin = (composed, where) if len(where) == len(composed) else (composed, list(range(len(composed))))
+    else:
+        origin = list(range(len(text)))
+    chars: list[str] = []
+    back: list[int] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\r":
+            ch = "\n"
+            if i + 1 < len(text) and text[i + 1] == "\n":
+                i += 1
+        if not _INVISIBLE.match(ch):
+            chars.append(ch)
+            back.append(origin[i])
+        i += 1
+    return _collapse("".join(chars), back)
+
+
+def _collapse(text: str, back: list[int]) -> tuple[str, list[int]]:
+    """Blank runs to one space, blanks around newlines dropped, ends stripped; the index map follows."""
+    out: list[str] = []
+    where: list[int] = []
+    pos = 0
+    for m in re.finditer(r"\s*\n\s*|[ \t\u3000\xa0]+", text):
+        out.append(text[pos: m.start()])
+        where += back[pos: m.start()]
+        if "\n" in m.group():
+            j = m.start() + m.group().index("\n")
+            out.append("\n")
+            where.append(back[j])
+        else:
+            out.append(" ")
+            where.append(back[m.start()])
+        pos = m.end()
+    out.append(text[pos:])
+    where += back[pos:]
+    joined = "".join(out)
+    lead = len(joined) - len(joined.lstrip())
+    stripped = joined.strip()
+    return stripped, where[lead: lead + len(stripped)]
 
 
 def window_bounds(n_tokens: int, size: int, overlap: int) -> list[tuple[int, int]]:
@@ -45,11 +89,13 @@ def window_bounds(n_tokens: int, size: int, overlap: int) -> list[tuple[int, int
 
 @dataclass(frozen=True)
 class Window:
-    """One model input: token ids with specials, and the character span of the letter it covers."""
+    """One model input: token ids with specials, the character span of the letter it covers, and each token's
+    [start, end) characters in the (normalised) letter ((0, 0) for the specials)."""
 
     ids: list[int]
     char_start: int
     char_end: int
+    offsets: tuple[tuple[int, int], ...] = ()
 
 
 class LetterTokenizer:
@@ -94,7 +140,9 @@ class LetterTokenizer:
                 [self.eos_id] if self.eos_id is not None else [])
             cs = offsets[a][0] if b > a else 0
             ce = offsets[b - 1][1] if b > a else 0
-            out.append(Window(ids=full, char_start=cs, char_end=ce))
+            spans = ([(0, 0)] if self.bos_id is not None else []) + list(offsets[a:b]) + (
+                [(0, 0)] if self.eos_id is not None else [])
+            out.append(Window(ids=full, char_start=cs, char_end=ce, offsets=tuple(spans)))
         return out
 
     def count_tokens(self, text: str) -> int:

@@ -143,6 +143,10 @@ class ModelInfo(BaseModel):
     name: str
     version: str
     precision: str
+    execution_provider: str | None = Field(
+        default=None, description="the onnxruntime execution provider the model runs on: CPUExecutionProvider "
+        "unless the execution_provider setting is cuda and onnxruntime-gpu and a GPU are present; null for an "
+        "engine without an onnxruntime session")
     label_schema: SchemaInfo = Field(alias="schema", serialization_alias="schema")
     card: CardSummary
 

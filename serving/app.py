@@ -23,7 +23,9 @@ from xinfang.serving.errors import install_error_handlers
 from xinfang.serving.keys import KeyRing
 from xinfang.serving.limits import BodyGuard
 from xinfang.serving.logs import attach_redaction
+from xinfang.serving.metrics import Metrics, RequestMetrics, metrics_router
 from xinfang.serving.openapi import with_limits
+from xinfang.serving.request_ids import RequestIds
 from xinfang.serving.routes import ops, v1
 from xinfang.serving.score_and_store import Scorer, Scores, Submission, load_index
 from xinfang.serving.state import AppState
@@ -59,7 +61,7 @@ def _build_state(settings: Settings, engine: Scores | None, folder: ModelFolder 
     if engine is None:
         folder = folder or ModelFolder.resolve(settings.models_dir, settings.serve_model)
         engine = Engine(folder, precision=settings.serve_precision, threads=settings.threads,
-                        max_batch=settings.serve_max_windows)
+                        max_batch=settings.serve_max_windows, provider=settings.execution_provider)
     if folder is None:
         folder = engine.folder  # type: ignore[attr-defined]
     model_ref = dict(engine.model_ref) if hasattr(engine, "model_ref") else {
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, *, engine: Scores | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         attach_redaction()
         state = await asyncio.to_thread(_build_state, settings, engine, folder, store)
+        metrics.bind(state)
         await state.batcher.start()
         app.state.xinfang = state
         try:
@@ -111,9 +114,13 @@ def create_app(settings: Settings | None = None, *, engine: Scores | None = None
     app = FastAPI(title="xinfang letter scoring API", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s)
-    app.add_middleware(KeyGate)  # added last, so it runs first: no body byte is read before the key is checked
+    app.add_middleware(KeyGate)  # runs before BodyGuard: no body byte is read before the key is checked
+    metrics = app.state.metrics = Metrics()
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outside KeyGate and BodyGuard: their refusals count
+    app.add_middleware(RequestIds)  # outermost: every response carries X-Request-ID, every log line its id
     install_error_handlers(app)
     app.include_router(v1)
     app.include_router(ops)
+    app.include_router(metrics_router)
     app.openapi = with_limits(app, settings)  # type: ignore[method-assign]
     return app

@@ -17,6 +17,7 @@ from xinfang.batch.reader import Limits
 from xinfang.batch.reader import _check_id as check_id  # the batch job's id rules, the same function
 from xinfang.engine import LetterIn
 from xinfang.pii import redact_for_log
+from xinfang.providers import provider_of
 from xinfang.result import LetterResult
 from xinfang.routing import route_threshold
 from xinfang.serving.api_models import (
@@ -180,6 +181,7 @@ async def model_info(state: StateDep) -> Any:
     base = card.get("base") or {}
     return {
         **state.model_ref,
+        "execution_provider": provider_of(state.engine),
         "schema": {"name": folder.schema.name, "version": folder.schema.version, "heads": heads},
         "card": {"created": card.get("created"),
                  "base": {k: base[k] for k in ("name", "licence", "licence_note", "production_use_allowed",

@@ -17,7 +17,7 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     folder = ModelFolder.resolve(settings.models_dir, settings.serve_model)
     if settings.auth_enabled:
         read_keys(settings.api_keys_path)
-    setup_logging(log_level)
+    setup_logging(log_level, settings.log_format)
     app = create_app(settings, folder=folder)
     uvicorn.run(app, host=settings.serve_host, port=settings.serve_port, log_config=None, log_level=log_level,
                 workers=1, timeout_graceful_shutdown=10, server_header=False)

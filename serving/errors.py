@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from xinfang.serving.request_ids import HEADER
+
 log = logging.getLogger("xinfang.serving.errors")
 
 # pydantic error types raised by our own validators that become the error code
@@ -83,4 +85,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
-        return error_response(500, "internal_error", "internal error; the server log has the details")
+        request_id = request.scope.get("state", {}).get("request_id")  # this response bypasses RequestIds
+        return error_response(500, "internal_error", "internal error; the server log has the details",
+                              {HEADER: request_id} if request_id else None)

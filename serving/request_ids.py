@@ -25,7 +25,8 @@ def accept_request_id(given: str | None) -> str:
 
 class RequestIds:
     """ASGI middleware: every HTTP request gets an id, set in CURRENT for its logs (and in scope state as
-    `request_id`) and returned in the `X-Request-ID` response header."""
+    `request_id`) and returned in the `X-Request-ID` response header (by the error handler on a 500, which
+    Starlette answers outside every middleware)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -43,7 +44,5 @@ class RequestIds:
             await send(message)
 
         token = CURRENT.set(request_id)
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            CURRENT.reset(token)
+        await self.app(scope, receive, sending)  # an exception escapes with the id still set: the
+        CURRENT.reset(token)  # server-error handler outside this middleware logs it under the request's id

@@ -109,3 +109,15 @@ def test_text_logs_show_the_request_id():
     record = logging.LogRecord("xinfang.serving.x", logging.INFO, __file__, 1, "scored n=%d", (2,), None)
     record.request_id = "req-7"
     assert "[req-7]: scored n=2" in make_formatter("text").format(record)
+
+
+def test_an_unexpected_error_keeps_its_request_id(api, json_lines, monkeypatch):
+    """Starlette answers a 500 outside every middleware: the id still reaches the response and the log."""
+    monkeypatch.setattr(api.client.app.state.xinfang.store, "ping", lambda: 1 / 0)
+    client = TestClient(api.client.app, raise_server_exceptions=False)  # the same running app
+    r = client.get("/readyz", headers={HEADER: "req-boom-1"})
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert r.headers[HEADER] == "req-boom-1"
+    assert any(x["request_id"] == "req-boom-1" and "ZeroDivisionError" in x["message"] for x in records(json_lines))
+    metrics = client.get("/metrics", headers=api.headers).text
+    assert 'xinfang_http_requests_total{endpoint="/readyz",method="GET",status="500"} 1.0' in metrics

@@ -26,6 +26,7 @@ from xinfang.serving.logs import attach_redaction
 from xinfang.serving.metrics import Metrics, RequestMetrics, metrics_router
 from xinfang.serving.openapi import with_limits
 from xinfang.serving.request_ids import RequestIds
+from xinfang.serving.review.routes import router as review_router
 from xinfang.serving.routes import ops, v1
 from xinfang.serving.score_and_store import Scorer, Scores, Submission, load_index
 from xinfang.serving.state import AppState
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, engine: Scores | None = None
     install_error_handlers(app)
     app.include_router(v1)
     app.include_router(ops)
+    app.include_router(review_router)  # /review: the evaluators' page (HTML, session login)
     app.include_router(metrics_router)
     app.openapi = with_limits(app, settings)  # type: ignore[method-assign]
     return app

@@ -12,6 +12,7 @@ from xinfang.engine import LetterIn
 from xinfang.near_duplicates import NearDuplicates
 from xinfang.pii import redact_for_log
 from xinfang.result import LetterResult
+from xinfang.serving.review.models import review_letter
 from xinfang.serving.store import ResultsStore, ScoredLetter, utcnow
 from xinfang.submitters import SubmitterKeyer
 
@@ -84,6 +85,9 @@ class Scorer:
             submitter_hash=key, text=s.letter.text if self.store_text else None,
             meta=s.metadata if self.store_text else None,
         ) for s, r, sig, key in zip(batch, results, sigs, keys, strict=True)]
+        if self.store_text:  # the deployment keeps texts: its letters can be reviewed at /review
+            rows += [review_letter(r, s.letter.text, "api", key, now)  # type: ignore[misc]
+                     for s, r, key in zip(batch, results, keys, strict=True)]
         self.store.add_many(rows)
         t3 = time.perf_counter()
         self.dups.commit(staged)

@@ -134,13 +134,15 @@ def _keys_file(keys_file: Path | None) -> Path:
 def apikey_create(
     label: Annotated[str, typer.Option(help="who holds the key (1-64 of letters, digits, . _ @ : -)")],
     keys_file: Annotated[Path | None, typer.Option(help="keys file; default from settings")] = None,
+    role: Annotated[str, typer.Option(help="intake (scores), reviewer (/review, masked), supervisor (also "
+                                      "unmasked), admin (manages keys)")] = "intake",
 ) -> None:
     """Make a new random key, print it once (stdout) and append its hash to the keys file."""
-    from xinfang.serving.keys import create_key
+    from xinfang.serving.keys import create_key, parse_role
 
     path = _keys_file(keys_file)
     try:
-        key = create_key(path, label)
+        key = create_key(path, label, parse_role(role))
     except XinfangError as exc:
         raise _fail(exc) from None
     typer.echo(key)
@@ -157,7 +159,7 @@ def apikey_list(keys_file: Annotated[Path | None, typer.Option(help="keys file")
     except XinfangError as exc:
         raise _fail(exc) from None
     for e in entries:
-        typer.echo(f"{e.label}\tsha256:{e.digest[:12]}…")
+        typer.echo(f"{e.label}\t{e.role.value}\tsha256:{e.digest[:12]}…")
 
 
 @apikey_app.command("revoke")
@@ -338,6 +340,28 @@ def review_import(
     masked = f"; {res.masked_text} with masked text (source file not found)" if res.masked_text else ""
     who = ", ".join(res.reviewers)
     console.print(f"{res.n_letters} corrected letters by {who} written to {res.path}{masked}")
+
+
+@review_app.command("load")
+def review_load(output: Annotated[Path, typer.Argument(help="a `classify` output (JSONL)")],
+                texts: Annotated[Path, typer.Option(help="its input letters (text, submitter, labels by id)")]
+                ) -> None:
+    """Add a batch output to the review page's store (/review of `xinfang serve`)."""
+    from xinfang.serving.review.commands import load_command
+
+    try:
+        console.print(load_command(output, texts), soft_wrap=True)
+    except XinfangError as exc:
+        raise _fail(exc) from None
+
+
+@review_app.command("corrections")
+def review_corrections(out_dir: Annotated[Path | None, typer.Option(help="default <data dir>/reviews")] = None
+                       ) -> None:
+    """Write the review page's corrections where the next `xinfang train` reads them."""
+    from xinfang.serving.review.commands import corrections_command
+
+    console.print(corrections_command(out_dir), soft_wrap=True)
 
 
 def main() -> None:

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(default="json", description="`xinfang serve` logs: JSON lines "
                                                 "(with request_id) or plain text")
 
+    # --- the review page (/review of `xinfang serve`; letters enter it with store_text or `review load`) ---
+    review_session_hours: float = Field(default=8.0, gt=0, description="how long a login to the review page lasts")
+    review_uncertain: int = Field(default=20, ge=1, description="letters in the review page's queue of "
+                                  "uncertain letters to label next")
+    reports_dir: Path | None = Field(default=None, description="HTML evaluation reports the review page serves "
+                                     "at /review/reports/ (their letters then link into it); default state_dir/reports")
+
     # --- `xinfang classify`: the batch job (also uses max_text_chars and duplicate_threshold) ---
     batch_size: int = Field(default=64, ge=1, description="letters `classify` scores and fsyncs per chunk")
     batch_max_id_chars: int = Field(default=128, ge=1, description="longest letter id `classify` accepts")
@@ -111,6 +118,10 @@ class Settings(BaseSettings):
     @property
     def reviews_path(self) -> Path:
         return self.reviews_dir or self.data_dir / "reviews"
+
+    @property
+    def reports_path(self) -> Path:
+        return self.reports_dir or self.state_dir / "reports"
 
     @property
     def results_store_url(self) -> str:

@@ -31,12 +31,13 @@ class RedactedJsonFormatter(JsonFormatter):
     string redacted (text-like keys become a fingerprint) and tracebacks too, even without RedactingFilter."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-                         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+        super().__init__("%(levelname)s %(name)s %(message)s %(request_id)s", timestamp="time",  # ISO 8601, UTC
+                         rename_fields={"levelname": "level", "name": "logger"})
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, value in log_data.items():
+        for key in sorted(log_data, key=lambda k: k != "time"):  # time first
+            value = log_data[key]
             if key in _DROPPED:
                 continue
             if key in _OWN_FIELDS or isinstance(value, bool | int | float | None):

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -84,6 +85,7 @@ def test_json_logs_carry_the_request_id_and_no_letter_text(api, json_lines):
     mine = [x for x in lines if x.get("request_id") == "req-json-1"]
     assert any("json-1" in x["message"] and x["logger"] == "xinfang.serving.routes" for x in mine), lines
     assert all({"time", "level", "logger", "message", "request_id"} <= set(x) for x in lines)
+    assert all(datetime.fromisoformat(x["time"]).utcoffset() == timedelta(0) for x in lines)  # ISO 8601, UTC
     text = json.dumps(lines, ensure_ascii=False)  # as read: the JSON escapes non-ASCII
     assert PHONE not in text and SECRET[:4] not in text and "王某某" not in text and "U-77" not in text
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 UNMATCHED = "unmatched"  # the endpoint label of a path no route serves: scanners cannot add label values
 NONE = "none"  # the decision label of a head that chose no class (a binary head's "no")
-OTHER = "other"  # a decision outside the label schema's class ids (never the text itself)
+OTHER = "other"  # a decision outside the label schema's class ids (never the text itself), or an odd method
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
@@ -151,7 +152,8 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            self.metrics.requests.labels(endpoint, scope["method"], str(status)).inc()
+            method = scope["method"] if scope["method"] in METHODS else OTHER
+            self.metrics.requests.labels(endpoint, method, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - t)
 
 

@@ -46,6 +46,7 @@ def test_requests_are_counted_by_endpoint_and_status(api):
     empty = api.client.post("/v1/letters:score", json={"id": "m-2", "text": "   "}, headers=api.headers)
     keyless = api.client.post("/v1/letters:score", json={"id": "m-3", "text": LETTER})
     probe = api.client.get("/wp-login.php?x=1")
+    odd = api.client.request("XYZZY", "/healthz")
     assert (ok.status_code, empty.status_code, keyless.status_code, probe.status_code) == (200, 422, 401, 404)
     after = samples(api)
     score = {"endpoint": "/v1/letters:score", "method": "POST"}
@@ -59,6 +60,9 @@ def test_requests_are_counted_by_endpoint_and_status(api):
     assert value(after, "xinfang_http_request_duration_seconds_sum", endpoint="/v1/letters:score") \
         > value(before, "xinfang_http_request_duration_seconds_sum", endpoint="/v1/letters:score")
     assert not any("wp-login" in str(labels) for _, labels in after)  # a path no route serves adds no label
+    assert odd.status_code == 405 and not any("XYZZY" in str(labels) for _, labels in after)  # nor a made-up method
+    assert value(after, "xinfang_http_requests_total", endpoint="/healthz", method="other", status="405") \
+        - value(before, "xinfang_http_requests_total", endpoint="/healthz", method="other", status="405") == 1
 
 
 def test_decisions_are_counted_by_class_id(api, engine):

@@ -25,9 +25,11 @@ from xinfang.serving.limits import BodyGuard
 from xinfang.serving.logs import attach_redaction
 from xinfang.serving.metrics import Metrics, RequestMetrics, metrics_router
 from xinfang.serving.openapi import with_limits
+from xinfang.serving.rate_limits import RateLimiter
 from xinfang.serving.request_ids import RequestIds
 from xinfang.serving.review.routes import router as review_router
 from xinfang.serving.routes import ops, v1
+from xinfang.serving.scan_upload import SCAN_PATH, upload_limit
 from xinfang.serving.score_and_store import Scorer, Scores, Submission, load_index
 from xinfang.serving.state import AppState
 from xinfang.serving.store import ResultsStore
@@ -88,7 +90,10 @@ def _build_state(settings: Settings, engine: Scores | None, folder: ModelFolder 
     if settings.queue_size < settings.max_batch_letters:
         log.warning("queue_size %d < max_batch_letters %d: batches of more than %d letters get 422 "
                     "batch_exceeds_queue", settings.queue_size, settings.max_batch_letters, settings.queue_size)
-    return AppState(settings, engine, folder, model_ref, store, index, batcher, keyring, tokenizer)
+    limiter = (RateLimiter(store.engine, settings.rate_limit_requests, settings.rate_limit_window_s)
+               if settings.rate_limit_requests else None)
+    return AppState(settings, engine, folder, model_ref, store, index, batcher, keyring, tokenizer,
+                    rate_limiter=limiter)
 
 
 def create_app(settings: Settings | None = None, *, engine: Scores | None = None,
@@ -114,7 +119,8 @@ def create_app(settings: Settings | None = None, *, engine: Scores | None = None
 
     app = FastAPI(title="xinfang letter scoring API", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s,
+                       uploads={SCAN_PATH: upload_limit(settings)})  # scans: multipart, their own limit
     app.add_middleware(KeyGate)  # runs before BodyGuard: no body byte is read before the key is checked
     metrics = app.state.metrics = Metrics()
     app.add_middleware(RequestMetrics, metrics=metrics)  # outside KeyGate and BodyGuard: their refusals count

@@ -1,5 +1,5 @@
-"""ASGI middleware guarding request bodies of /v1: JSON content type (415), size (413) on the bytes actually
-received, not only on Content-Length, and time to send them (408)."""
+"""ASGI middleware guarding request bodies of /v1: JSON content type (multipart/form-data on upload paths)
+(415), size (413) on the bytes actually received, not only on Content-Length, and time to send them (408)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ class BodyGuard:
     Only requests that reach an endpoint taking this method are guarded: any other method gets the
     router's 405 (with `Allow`) without its body being read."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 10.0, prefix: str = "/v1/"):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 10.0, prefix: str = "/v1/",
+                 uploads: dict[str, int] | None = None):
         self.app, self.max_body_bytes, self.body_timeout_s, self.prefix = app, max_body_bytes, body_timeout_s, prefix
+        self.uploads = uploads or {}  # path -> its own byte limit; such paths take multipart/form-data, not JSON
 
     def _guarded(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
@@ -37,23 +39,26 @@ class BodyGuard:
             return
         headers = Headers(scope=scope)
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media != "application/json":
-            await error_response(415, "unsupported_media_type",
-                                 "send the letters as JSON with 'Content-Type: application/json'")(scope, receive, send)
+        limit = self.uploads.get(scope["path"], self.max_body_bytes)
+        wanted = "multipart/form-data" if scope["path"] in self.uploads else "application/json"
+        if media != wanted:
+            how = "as multipart/form-data" if wanted != "application/json" else \
+                "as JSON with 'Content-Type: application/json'"
+            await error_response(415, "unsupported_media_type", f"send the letters {how}")(scope, receive, send)
             return
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await self._refuse(413, f"the request body exceeds {self.max_body_bytes} bytes", scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(413, f"the request body exceeds {limit} bytes", scope, receive, send)
             return
         try:
             async with asyncio.timeout(self.body_timeout_s):
-                body, too_large = await self._read(receive)
+                body, too_large = await self._read(receive, limit)
         except TimeoutError:
             await self._refuse(408, f"the request body did not arrive within {self.body_timeout_s:g} s",
                                scope, receive, send)
             return
         if too_large:
-            await self._refuse(413, f"the request body exceeds {self.max_body_bytes} bytes", scope, receive, send)
+            await self._refuse(413, f"the request body exceeds {limit} bytes", scope, receive, send)
             return
         if body is None:  # the client has gone
             return
@@ -68,8 +73,8 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
-    async def _read(self, receive: Receive) -> tuple[bytes | None, bool]:
-        """(body, too large): body None if the client disconnected; stops at the chunk past max_body_bytes."""
+    async def _read(self, receive: Receive, limit: int) -> tuple[bytes | None, bool]:
+        """(body, too large): body None if the client disconnected; stops at the chunk past `limit` bytes."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -78,7 +83,7 @@ class BodyGuard:
                 return None, False
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 return None, True
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -1,4 +1,5 @@
-"""The endpoints: /v1/letters:score, /v1/letters:batch, /v1/model (API key required), /healthz, /readyz."""
+"""The endpoints: /v1/letters:score, /v1/letters:batch, /v1/letters:scan, /v1/model (API key required),
+/healthz, /readyz."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Any
+from dataclasses import replace
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,6 +23,7 @@ from xinfang.providers import provider_of
 from xinfang.result import LetterResult
 from xinfang.routing import route_threshold
 from xinfang.serving.api_models import (
+    ID_PATTERN,
     BatchRequest,
     BatchResult,
     ErrorBody,
@@ -28,11 +31,14 @@ from xinfang.serving.api_models import (
     LetterRequest,
     ModelInfo,
     Readiness,
+    StoredLetter,
 )
 from xinfang.serving.auth import require_api_key
 from xinfang.serving.batcher import BatcherClosed, QueueFull, TooManyItems
 from xinfang.serving.errors import ApiError
 from xinfang.serving.openapi import text_char_limit
+from xinfang.serving.rate_limits import enforce_rate_limit
+from xinfang.serving.scan_upload import SCAN_ERRORS, ScannedLetter, read_upload
 from xinfang.serving.score_and_store import Submission
 from xinfang.serving.state import AppState, StateDep
 from xinfang.text import LetterTokenizer, normalise
@@ -46,6 +52,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     408: {"model": ErrorBody, "description": "`body_timeout`: the body did not arrive within body_timeout_s"},
     413: {"model": ErrorBody, "description": "`body_too_large`: more than max_body_bytes"},
     415: {"model": ErrorBody, "description": "`unsupported_media_type`: not JSON"},
+    429: {"model": ErrorBody, "description": "`rate_limited`: more than rate_limit_requests requests with this "
+          "API key in rate_limit_window_s seconds (see Retry-After)"},
     422: {"model": ErrorBody, "description": "`empty_text`, `invalid_encoding` (lone surrogates), `text_too_long` "
           "(max_text_chars characters or max_tokens_per_request tokens), `missing_id`, `invalid_id`, "
           "`duplicate_ids`, `too_many_letters`, `batch_exceeds_queue`, `invalid_json`, `invalid_request`"},
@@ -54,7 +62,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "`queue_full` (see Retry-After), `store_unavailable` or `not_ready`"},
 }
 
-v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_ERRORS)
+v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key), Depends(enforce_rate_limit)],
+               responses=_ERRORS)
 ops = APIRouter(tags=["operations"])
 
 
@@ -78,7 +87,7 @@ def _count_tokens(tokenizer: LetterTokenizer, texts: list[str]) -> list[int]:
     return [tokenizer.count_tokens(normalise(t)) for t in texts]
 
 
-async def _submissions(letters: list[LetterRequest], batch: bool, state: AppState
+async def _submissions(letters: list[LetterRequest], batch: bool, state: AppState, request: Request
                        ) -> tuple[list[Submission], list[int]]:
     """Checked letters ready to queue, with their token counts (the scheduler's cost); 422 on the first bad one."""
     for i, req in enumerate(letters):
@@ -89,7 +98,9 @@ async def _submissions(letters: list[LetterRequest], batch: bool, state: AppStat
         if n > limit:
             raise ApiError(422, "text_too_long", f"{_where(i if batch else None, 'text')}: {n} tokens; at most "
                            f"{limit} are accepted (max_tokens_per_request); split the letter or shorten it")
-    subs = [Submission(LetterIn(x.id or uuid.uuid4().hex, x.text), x.submitter, x.metadata) for x in letters]
+    label = getattr(request.state, "api_key_label", None)  # set by require_api_key
+    subs = [Submission(LetterIn(x.id or uuid.uuid4().hex, x.text), x.submitter, x.metadata, label)
+            for x in letters]
     return subs, tokens
 
 
@@ -139,7 +150,7 @@ async def score_letter(body: LetterRequest, state: StateDep, request: Request) -
     """Topic, sector, credibility (with evidence spans), malicious and abusive scores, the routing
     decision with its reasons, and near-duplicates among letters this service has scored."""
     t = time.perf_counter()
-    (result,) = await _score(state, request, *await _submissions([body], False, state))
+    (result,) = await _score(state, request, *await _submissions([body], False, state, request))
     log.info("score id=%s route=%s duplicates=%d ms=%.1f", redact_for_log(result.id), result.route.decision,
              len(result.duplicates), (time.perf_counter() - t) * 1e3)
     return result
@@ -159,10 +170,48 @@ async def score_batch(body: BatchRequest, state: StateDep, request: Request) -> 
     if len(given) != len(set(given)):
         raise ApiError(422, "duplicate_ids", "letter ids within one request must be distinct")
     t = time.perf_counter()
-    results = await _score(state, request, *await _submissions(body.letters, True, state))
+    results = await _score(state, request, *await _submissions(body.letters, True, state, request))
     log.info("batch n=%d human=%d ms=%.1f", len(results), sum(r.route.decision == "human" for r in results),
              (time.perf_counter() - t) * 1e3)
     return BatchResult(results=results)
+
+
+@v1.post("/letters:scan", response_model=ScannedLetter, tags=["letters"], responses=SCAN_ERRORS,
+         summary="Score a scanned letter (image or PDF)")
+async def score_scan(
+    state: StateDep, request: Request,
+    file: Annotated[UploadFile, File(description="one letter: PNG, JPEG, TIFF (pages as frames) or PDF")],
+    id: Annotated[str | None, Form(description="the letter id (LetterRequest's rules); random when absent",
+                                   json_schema_extra={"pattern": ID_PATTERN, "maxLength": 128})] = None,
+    submitter: Annotated[str | None, Form(max_length=128, description="as in LetterRequest")] = None,
+) -> Any:
+    """OCR (PDF pages with a text layer give their text), then scored as /v1/letters:score; the result's
+    `ocr` gives pages, mean and lowest line confidence and the doubtful lines as spans of `text`."""
+    scan = await read_upload(file, state.settings)
+    info = scan.info(state.settings.ocr_low_confidence)
+    subs, costs = await _submissions([LetterRequest(id=id, text=scan.text, submitter=submitter)], False, state,
+                                     request)
+    (result,) = await _score(state, request, [replace(s, ocr=info) for s in subs], costs)
+    log.info("scan id=%s pages=%d route=%s", redact_for_log(result.id), info.pages, result.route.decision)
+    return ScannedLetter(text=scan.text, result=result)
+
+
+@v1.get("/letters/{letter_id:path}", response_model=StoredLetter, tags=["letters"],
+        summary="The latest stored result of a letter",
+        responses={404: {"model": ErrorBody, "description": "`letter_not_found`"}})
+async def stored_letter(letter_id: str, state: StateDep) -> Any:
+    """The newest result stored for this id, with the label of the API key that sent it. URL-encode the id
+    (`a/b c` is `a%2Fb%20c`). An id the service would refuse (control characters, too long) has none: 404."""
+    _, reason, _ = check_id(letter_id, Limits(max_id_chars=state.settings.batch_max_id_chars))
+    try:
+        row = None if reason is not None else await run_in_threadpool(state.store.latest, letter_id)
+    except SQLAlchemyError:
+        raise ApiError(503, "store_unavailable", "the results store is unavailable; retry later",
+                       headers={"Retry-After": "5"}) from None
+    if row is None:
+        raise ApiError(404, "letter_not_found", "no stored result has this id")
+    return {"id": row.letter_id, "scored_at": row.scored_at, "api_key_label": row.api_key_label,
+            "result": row.scores}
 
 
 @v1.get("/model", response_model=ModelInfo, tags=["model"], summary="The served model")

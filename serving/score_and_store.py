@@ -11,7 +11,7 @@ from xinfang.duplicates import DuplicateIndex, signature_from_bytes, signature_t
 from xinfang.engine import LetterIn
 from xinfang.near_duplicates import NearDuplicates
 from xinfang.pii import redact_for_log
-from xinfang.result import LetterResult
+from xinfang.result import LetterResult, OcrInfo
 from xinfang.serving.review.models import review_letter
 from xinfang.serving.store import ResultsStore, ScoredLetter, utcnow
 from xinfang.submitters import SubmitterKeyer
@@ -32,6 +32,8 @@ class Submission:
     letter: LetterIn
     submitter: str | None = None
     metadata: dict[str, Any] | None = None
+    key_label: str | None = None  # the API key that sent it
+    ocr: OcrInfo | None = None  # a scanned letter's OCR record, kept in its result
 
 
 def load_index(store: ResultsStore, index: DuplicateIndex) -> int:
@@ -70,6 +72,8 @@ class Scorer:
     def __call__(self, batch: list[Submission]) -> list[LetterResult]:
         t0 = time.perf_counter()
         results = self.engine.score([s.letter for s in batch])
+        for s, r in zip(batch, results, strict=True):
+            r.ocr = s.ocr
         t1 = time.perf_counter()
         staged = self.dups.stage()
         keys = [self.keyer(s.submitter) for s in batch]
@@ -83,7 +87,7 @@ class Scorer:
             precision=self.model_ref.get("precision", ""), scored_at=now, route=r.route.decision,
             scores=r.to_json(span_texts=self.store_text), signature=signature_to_bytes(sig),
             submitter_hash=key, text=s.letter.text if self.store_text else None,
-            meta=s.metadata if self.store_text else None,
+            meta=s.metadata if self.store_text else None, api_key_label=s.key_label,
         ) for s, r, sig, key in zip(batch, results, sigs, keys, strict=True)]
         if self.store_text:  # the deployment keeps texts: its letters can be reviewed at /review
             rows += [review_letter(r, s.letter.text, "api", key, now)  # type: ignore[misc]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("rapidocr")
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+from PIL import Image  # noqa: E402
+from scan_pages import LINES, render, text_pdf  # noqa: E402  (tests/ is on sys.path)
 
 from xinfang.ocr.document import read_scan  # noqa: E402
 from xinfang.ocr.layout import PageLines, TextBuilder, drop_margins, is_page_number, join_pages, upright  # noqa: E402
@@ -19,24 +20,6 @@ from xinfang.ocr.pages import read_pages  # noqa: E402
 from xinfang.ocr.recognizer import Line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
-LINES = ["尊敬的领导：", "我村土地被非法占用三年，", "请求有关部门调查处理。"]
-
-
-def render(lines: list[str], size: tuple[int, int] = (560, 200), fmt: str = "PNG", footer: str = "") -> bytes:
-    """A page image of a few lines of Chinese in the installed CJK font."""
-    if not FONT.is_file():
-        pytest.skip("no CJK font (fonts-wqy-microhei)")
-    font = ImageFont.truetype(str(FONT), 26)
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    for i, text in enumerate(lines):
-        draw.text((30, 20 + 44 * i), text, font=font, fill="black")
-    if footer:
-        draw.text((size[0] // 2 - 30, size[1] - 34), footer, font=font, fill="black")
-    buf = io.BytesIO()
-    img.save(buf, fmt)
-    return buf.getvalue()
 
 
 def _chars(text: str) -> str:
@@ -60,28 +43,9 @@ def test_a_pdf_without_text_layer_is_rendered_and_read() -> None:
 
 
 def test_a_pdf_with_a_text_layer_uses_its_text() -> None:
-    scan = read_scan(_text_pdf(["Dear office,", "the road is broken", "3"]))
+    scan = read_scan(text_pdf(["Dear office,", "the road is broken", "3"]))
     assert scan.text == "Dear office, the road is broken" and scan.ocr_pages == 0
     assert scan.info().source == "pdf_text" and scan.info().mean_confidence is None
-
-
-def _text_pdf(lines: list[str]) -> bytes:
-    """A one-page PDF with a real text layer (Helvetica, one line each)."""
-    ops = "".join(f"BT /F1 14 Tf 72 {720 - 20 * i} Td ({t}) Tj ET\n" for i, t in enumerate(lines)).encode()
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d >>\nstream\n" % len(ops) + ops + b"endstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for n, body in enumerate(objs, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
 
 
 def test_limits_are_checked_before_decoding() -> None:

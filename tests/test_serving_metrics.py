@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from test_serving_api import CAMPAIGN, LETTER, auth, make_settings
+from test_serving_hostile import HeldEngine, wait_until
 
 from xinfang.engine import Engine
 from xinfang.schema import HeadKind
@@ -140,3 +142,27 @@ def test_endpoints_are_route_templates_through_included_routers():
     scope = {"type": "http", "path": "/api/v1/letters/a/b%20c", "root_path": ""}
     assert endpoint_of(table, scope) == "/api/v1/letters/{letter_id:path}"
     assert endpoint_of(table, {**scope, "path": "/v1/letters/x"}) == UNMATCHED
+
+
+def test_queue_depth_counts_letters_waiting_behind_a_busy_scorer(tiny_model_dir, tmp_path):
+    engine = HeldEngine(Engine(tiny_model_dir, precision="int8"))
+    settings = make_settings(tmp_path, auth_enabled=False, microbatch_wait_ms=0)
+    answers: list[int] = []
+    with TestClient(create_app(settings, engine=engine)) as client:
+        def post(letter_id: str) -> None:
+            answers.append(client.post("/v1/letters:score", json={"id": letter_id, "text": LETTER}).status_code)
+
+        def depth() -> float | None:
+            return value(samples(SimpleNamespace(client=client, headers={})), "xinfang_queue_depth")
+
+        threads = [threading.Thread(target=post, args=(f"q-{i}",)) for i in range(3)]
+        threads[0].start()
+        assert engine.entered.wait(20)  # the first letter holds the scorer
+        for t in threads[1:]:
+            t.start()
+        wait_until(lambda: client.app.state.xinfang.batcher.qsize() == 2)
+        assert depth() == 2
+        engine.release.set()
+        for t in threads:
+            t.join(20)
+        assert answers == [200, 200, 200] and depth() == 0

@@ -18,6 +18,8 @@ class Reason(StrEnum):
     empty_text = "empty_text"  # text empty or only whitespace
     too_long = "too_long"  # more characters than settings.batch_max_chars
     scoring_failed = "scoring_failed"  # the model raised on this letter alone
+    unreadable_scan = "unreadable_scan"  # a scan (image/PDF) that cannot be decoded or OCR'd
+    scan_too_large = "scan_too_large"  # a scan over settings.scan_max_bytes, _pages or _pixels (a bomb too)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,10 +54,10 @@ class Metrics:
         self.batch_size = Histogram("xinfang_microbatch_letters", "Letters per micro-batch scored (a micro-batch "
                                     "that failed and was scored letter by letter counts as those)",
                                     buckets=BATCH_BUCKETS, registry=r)
-        self.decisions = Counter("xinfang_letters_scored", "Letters scored, by head and decision: a class id of "
-                                 "the label schema, one count per chosen class; 'none' when the head chose no "
+        self.decisions = Counter("xinfang_letters_scored", "Letters scored and stored, by head and decision: a "
+                                 "class id of the label schema, one count per chosen class; 'none' when the head chose no "
                                  "class", ["head", "decision"], registry=r)
-        self.routes = Counter("xinfang_letters_routed", "Letters scored, by routing decision (auto or human)",
+        self.routes = Counter("xinfang_letters_routed", "Letters scored and stored, by routing decision (auto or human)",
                               ["decision"], registry=r)
         self.model = Info("xinfang_model", "The served model and the execution provider running it", registry=r)
 

@@ -30,27 +30,24 @@ class QueueItem:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def human_labels(letter: ReviewLetter, current: list[ReviewCorrection]) -> dict[str, Any]:
-    """The human label of each head: the current correction, else the label the letter came with."""
-    labels = dict(letter.given_labels or {})
-    labels.update({c.head: c.value for c in current if c.letter_id == letter.letter_id})
-    return labels
-
-
-def disagreements(schema: Schema, letter: ReviewLetter, labels: dict[str, Any]) -> list[str]:
+def disagreements(schema: Schema, letter: ReviewLetter, current: list[ReviewCorrection]) -> list[str]:
+    """Where a human label (the one the letter came with, or a reviewer's current one) differs from the
+    model's answer; a letter stays in the queue once reviewed, so the queue's order holds."""
+    given = letter.given_labels or {}
+    corrected = {c.head: c.value for c in current}
     out = []
     for head in schema.heads:
-        if head.name not in labels:
-            continue
         model = model_value(head, letter.result.get(head.name))
-        if not same_label(head, labels[head.name], model):
-            out.append(f"{head.name}: 人工 {label_text(head, labels[head.name])} / 模型 {label_text(head, model)}")
+        for who, labels in (("标注", given), ("审阅", corrected)):
+            if head.name in labels and not same_label(head, labels[head.name], model):
+                out.append(f"{head.name}: {who} {label_text(head, labels[head.name])} / 模型 {label_text(head, model)}")
     return out
 
 
 def build_queue(name: str, schema: Schema, calibration: dict, letters: list[ReviewLetter],
                 corrections: list[ReviewCorrection], n_uncertain: int = 20) -> list[QueueItem]:
-    """The letters of one queue with their reasons; letters nobody has reviewed yet come first."""
+    """The letters of one queue with their reasons, in a stable order (reviewing a letter leaves it in place,
+    so next/previous keep working); the uncertain letters are chosen among those that came without labels."""
     by_letter: dict[str, list[ReviewCorrection]] = {}
     for c in corrections:
         by_letter.setdefault(c.letter_id, []).append(c)
@@ -60,15 +57,16 @@ def build_queue(name: str, schema: Schema, calibration: dict, letters: list[Revi
                            x.letter_id in by_letter, x.route, x.added_at) for x in letters if x.route == "human"]
     elif name == "disagree":
         for x in letters:
-            why = disagreements(schema, x, human_labels(x, by_letter.get(x.letter_id, [])))
+            why = disagreements(schema, x, by_letter.get(x.letter_id, []))
             if why:
                 items.append(QueueItem(x.letter_id, why, x.letter_id in by_letter, x.route, x.added_at))
     elif name == "uncertain":
-        pool = [x for x in letters if x.letter_id not in by_letter and not x.given_labels]
+        pool = [x for x in letters if not x.given_labels]
         if pool:
             probs = {h.name: np.stack([probabilities(h, x.result.get(h.name)) for x in pool]) for h in schema.heads}
-            items = [QueueItem(pool[i].letter_id, [why], False, pool[i].route, pool[i].added_at)
+            items = [QueueItem(pool[i].letter_id, [why], pool[i].letter_id in by_letter, pool[i].route,
+                               pool[i].added_at)
                      for i, why in select_uncertain(schema, probs, calibration, n_uncertain)]
     else:
         raise KeyError(name)
-    return sorted(items, key=lambda it: it.reviewed)  # stable: each group keeps its order
+    return items

@@ -1,5 +1,6 @@
 // Keyboard for the review page (no framework, no build step): queues j/k/Enter; a letter n/p to move,
-// j/k to choose a head, 1-9 to set (or toggle) its class, a to accept the model's answers, s to save.
+// j/k to choose a head, 1-9 to set (or toggle) its class, a to accept the model's answers, s to save
+// (with Shift: and go to the next letter).
 "use strict";
 (function () {
   function typing(e) {
@@ -37,7 +38,7 @@
     if (e.key === "p" || e.key === "ArrowLeft") { go("prev"); return true; }
     if (e.key === "j" || e.key === "ArrowDown") { move(heads, "focused", 1); return true; }
     if (e.key === "k" || e.key === "ArrowUp") { move(heads, "focused", -1); return true; }
-    if (e.key === "a") { submit(form, "accept", false); return true; }
+    if (e.key === "a" || e.key === "A") { submit(form, "accept", e.shiftKey); return true; }
     if (e.key === "s" || e.key === "S") { submit(form, "save", e.shiftKey); return true; }
     if (/^[1-9]$/.test(e.key)) {
       var head = document.querySelector("fieldset.head.focused");

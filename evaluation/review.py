@@ -18,6 +18,7 @@ from xinfang.errors import InputFileError
 from xinfang.labels import LabelValue, iter_records, parse_label
 from xinfang.model_folder import ModelFolder, ModelNotFound
 from xinfang.schema import Head, HeadKind, Schema
+from xinfang.tables import Records
 
 FIXED_COLUMNS = ("id", "reasons", "text_masked")
 TAIL_COLUMNS = ("reviewer", "note", "model", "source_file", "text_sha256")
@@ -214,10 +215,9 @@ def import_review(
     if not csv_path.is_file():
         raise InputFileError(csv_path, "file not found")
     raw = csv_path.read_bytes()
-    with csv_path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        rows = [(reader.line_num, dict(r)) for r in reader]
+    table = Records(csv_path)  # CSV (UTF-8, UTF-8 with BOM, GB18030 as Excel saves it), TSV or xlsx
+    rows = [(line, {k: "" if v is None else str(v) for k, v in r.items()}) for line, r in table]
+    fields = table.columns or []
     if "id" not in fields:
         raise InputFileError(csv_path, "a review file needs an 'id' column", line=1, field="id")
     schema = _schema_for([r for _, r in rows], settings, schema)

@@ -94,8 +94,9 @@ def _package(name: str) -> str:
 
 
 def _cli_lazy(imp: Import) -> bool:
-    """cli.py may import training, serving and evaluation inside a command: it is the entry point above all."""
-    return imp.module == "xinfang.cli" and imp.lazy
+    """cli.py and its command modules (xinfang/cli_*.py) may import training, serving and evaluation inside a
+    command: they are the entry point above all."""
+    return (imp.module == "xinfang.cli" or imp.module.startswith("xinfang.cli_")) and imp.lazy
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:

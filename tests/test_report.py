@@ -127,7 +127,7 @@ def test_cli_evaluate_reports_unknown_class_and_head_with_row(tiny_model_dir: Pa
         ["evaluate", str(bad), "--model", str(tiny_model_dir), "-o", str(tmp_path / "o"), "--no-baseline"],
         env={"COLUMNS": "300"},
     )
-    assert res.exit_code == 2, res.output
+    assert res.exit_code == 3, res.output  # unreadable input
     assert "bad.jsonl:2" in res.output and "没有这个类" in res.output and "sector" in res.output
     assert "Traceback" not in res.output
     bad.write_text('{"id": "a", "text": "公交线路取消", "mood": "angry"}\n', encoding="utf-8")
@@ -136,7 +136,7 @@ def test_cli_evaluate_reports_unknown_class_and_head_with_row(tiny_model_dir: Pa
         ["evaluate", str(bad), "--model", str(tiny_model_dir), "-o", str(tmp_path / "o")],
         env={"COLUMNS": "300"},
     )
-    assert res.exit_code == 2 and "bad.jsonl:1" in res.output and "unknown head 'mood'" in res.output
+    assert res.exit_code == 3 and "bad.jsonl:1" in res.output and "unknown head 'mood'" in res.output
     res = runner.invoke(
         app, ["evaluate", "--model", str(tiny_model_dir), "-o", str(tmp_path / "o")], env={"COLUMNS": "300"}
     )

@@ -175,7 +175,7 @@ def test_review_cli_export_and_import(tiny_model_dir: Path, letters_file: Path, 
     rows[0].update(corrected_sector="不存在")
     write_csv(out, fields, rows)
     res = runner.invoke(app, ["review", "import", str(out), "--reviewer", "张"], env={"COLUMNS": "300"})
-    assert res.exit_code == 2 and "r.csv:2" in res.output and "不存在" in res.output
+    assert res.exit_code == 3 and "r.csv:2" in res.output and "不存在" in res.output  # unreadable input
 
 
 def test_select_uncertain_picks_least_sure_letters_and_rare_predictions() -> None:

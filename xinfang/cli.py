@@ -6,20 +6,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from xinfang.cli_classify import classify_cmd
+from xinfang.cli_support import LogLevel, TrainProfile, console, show_version
+from xinfang.cli_support import fail as _fail
 from xinfang.errors import XinfangError
 from xinfang.precision import Precision
 
-app = typer.Typer(help="xinfang: triage of complaint and report letters (信访举报).", no_args_is_help=True)
+app = typer.Typer(help="xinfang: triage of complaint and report letters (信访举报). Exit codes: 0 done, 1 done "
+                  "with error rows, 2 usage error, 3 unreadable input, 4 no model.", no_args_is_help=True)
 model_app = typer.Typer(help="Base encoders and trained models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
-console = Console(stderr=True)
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(code=2)
+@app.callback()
+def main_options(version: Annotated[bool, typer.Option(
+        "--version", callback=show_version, is_eager=True, help="print the version and exit")] = False) -> None:
+    """xinfang: triage of complaint and report letters (信访举报)."""
 
 
 @app.command("schema")
@@ -53,7 +56,8 @@ def model_fetch(
 
 @app.command("train")
 def train_cmd(
-    profile: Annotated[str, typer.Option(help="quick (default) or full")] = "quick",
+    profile: Annotated[TrainProfile, typer.Option(help="quick fits `make run`; full is for quality; tiny for tests")
+                       ] = TrainProfile.quick,
     base: Annotated[str, typer.Option(help="base encoder; default from settings")] = "",
     schema: Annotated[str, typer.Option(help="label schema file")] = "default",
     extra_data: Annotated[list[Path] | None, typer.Option(help="labelled letters (JSONL/CSV) to add")] = None,
@@ -79,7 +83,7 @@ def train_cmd(
         return
     try:
         out = train_and_export(
-            profile=profile,
+            profile=profile.value,
             base=settings.default_base,
             schema_path=schema,
             extra_data=list(extra_data or []),
@@ -104,7 +108,7 @@ def serve_cmd(
                          ] = None,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="accept requests without an API key (local use)")] = False,
     store_text: Annotated[bool, typer.Option("--store-text", help="also store letter texts")] = False,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+    log_level: Annotated[LogLevel, typer.Option(help="uvicorn's log level")] = LogLevel.info,
 ) -> None:
     """Start the scoring API (uvicorn): POST /v1/letters:score, /v1/letters:batch; docs at /docs."""
     from xinfang.config import get_settings
@@ -114,7 +118,7 @@ def serve_cmd(
         settings = get_settings().with_overrides(
             serve_host=host or None, serve_port=port, serve_model=model or None, serve_precision=precision,
             auth_enabled=False if no_auth else None, store_text=True if store_text else None)
-        serve(settings, log_level=log_level)
+        serve(settings, log_level=log_level.value)
     except XinfangError as exc:
         raise _fail(exc) from None
 
@@ -180,71 +184,7 @@ def apikey_revoke(
     console.print(f"key '{label}' revoked")
 
 
-@app.command("classify")
-def classify_cmd(
-    input_path: Annotated[Path | None, typer.Argument(metavar="INPUT", help="letters, JSONL or CSV")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="results, JSONL or CSV (by suffix)")] = Path(
-        "output/backlog.jsonl"),
-    sample: Annotated[bool, typer.Option("--sample", help="classify the sample backlog (tipdm2020 unlabeled "
-                                                          "messages, else generated letters)")] = False,
-    errors: Annotated[Path | None, typer.Option(help="error rows; default OUTPUT.errors.jsonl")] = None,
-    input_format: Annotated[str, typer.Option("--format", help="jsonl or csv; default by suffix")] = "",
-    output_format: Annotated[str, typer.Option(help="jsonl or csv; default by suffix")] = "",
-    id_column: Annotated[str, typer.Option(help="field holding the letter id")] = "id",
-    text_column: Annotated[str, typer.Option(help="field holding the letter text")] = "text",
-    submitter_column: Annotated[str, typer.Option(help="field holding a submitter id ('' for none)")
-                                ] = "submitter",
-    model: Annotated[str, typer.Option(help="'current', name/version or a model folder")] = "current",
-    precision: Annotated[Precision, typer.Option(help="auto: int8 if it passed parity")] = Precision.auto,
-    threads: Annotated[int | None, typer.Option(help="inference threads (per actor on Ray)")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="letters per chunk (one fsync each)")] = None,
-    engine: Annotated[str, typer.Option(help="local, or ray (Ray Data)")] = "local",
-    ray_address: Annotated[str, typer.Option(help="existing Ray cluster; default a local Ray")] = "",
-    concurrency: Annotated[int | None, typer.Option(help="Engine actors on Ray")] = None,
-    restart: Annotated[bool, typer.Option("--restart", help="discard the output of an earlier run")] = False,
-    unmasked_spans: Annotated[bool | None, typer.Option(
-        "--unmasked-spans/--masked-spans", help="write personal data (ID and phone numbers, names) in evidence "
-        "span texts as is; default masked (setting batch_unmasked_spans)")] = None,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log counts and timings")] = False,
-) -> None:
-    """Score a file of letters into OUTPUT, streaming and resumable: rerun the same command after a crash."""
-    from xinfang.batch.job import ClassifyOptions, run_classify
-    from xinfang.batch.log import log_to_stderr
-    from xinfang.batch.reader import Columns
-    from xinfang.config import get_settings
-
-    if verbose:
-        log_to_stderr()
-    try:
-        settings = get_settings().with_overrides(
-            threads=threads, batch_size=batch_size, ray_address=ray_address or None, ray_concurrency=concurrency,
-            batch_unmasked_spans=unmasked_spans)
-        if sample == (input_path is not None):
-            raise XinfangError("give either INPUT or --sample")
-        if sample:
-            from xinfang.training.sample_backlog import sample_input
-
-            input_path, about = sample_input(settings, output)
-            console.print(f"sample backlog: {input_path} ({about})")
-        opts = ClassifyOptions(
-            input=input_path, output=output, errors=errors, input_format=input_format or None,
-            output_format=output_format or None,
-            columns=Columns(id_column, text_column, submitter_column or None), model=model,
-            precision=precision, engine=engine, restart=restart, progress=progress)
-        run_classify(opts, settings=settings, console=console)
-    except XinfangError as exc:
-        raise _fail(exc) from None
-    except KeyboardInterrupt:
-        console.print("interrupted: what was written is kept; rerun the same command to resume")
-        raise typer.Exit(code=130) from None
-    except Exception as exc:  # no traceback with locals: they would hold letter texts
-        from xinfang.batch.log import get_logger
-
-        get_logger().error("classify failed", exc_info=True)  # redacted; shown with --verbose
-        console.print(f"[bold red]error:[/] classify failed ({type(exc).__name__}); what was written is "
-                      "kept, rerun to resume (--verbose logs a redacted traceback)")
-        raise typer.Exit(code=1) from None
+app.command("classify")(classify_cmd)  # xinfang/cli_classify.py
 
 
 @app.command("evaluate")

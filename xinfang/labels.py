@@ -1,9 +1,7 @@
-"""Labelled letters: read JSONL/CSV files where any subset of the schema's heads is labelled."""
+"""Labelled letters: read JSONL/CSV/TSV/xlsx files where any subset of the schema's heads is labelled."""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +9,7 @@ from typing import Any
 
 from xinfang.errors import InputFileError
 from xinfang.schema import Head, HeadKind, Schema
+from xinfang.tables import Records
 
 LabelValue = list[str] | str | bool
 
@@ -92,31 +91,14 @@ def letter_from_record(record: dict[str, Any], schema: Schema, path: Path, line:
                           source=str(record.get("source") or default_source), extra=extra)
 
 
-def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) from a JSONL or CSV file; malformed lines raise InputFileError."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(p, "file not found")
-    if p.suffix.lower() == ".csv":
-        with p.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                yield reader.line_num, dict(row)
-        return
-    with p.open(encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputFileError(p, f"invalid JSON: {exc.msg}", line=n) from None
-            if not isinstance(record, dict):
-                raise InputFileError(p, "each line must be a JSON object", line=n)
-            yield n, record
+def iter_records(path: str | Path, fmt: str | None = None, encoding: str | None = None
+                 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) from a JSONL, CSV, TSV or xlsx file (xinfang.tables.Records); undecodable or
+    malformed lines raise InputFileError."""
+    yield from Records(path, fmt, encoding)
 
 
 def read_labelled(path: str | Path, schema: Schema, source: str = "user") -> list[LabelledLetter]:
-    """Read and validate a labelled-letters file (JSONL or CSV)."""
+    """Read and validate a labelled-letters file (JSONL, CSV, TSV or xlsx)."""
     p = Path(path)
     return [letter_from_record(rec, schema, p, line, default_source=source) for line, rec in iter_records(p)]

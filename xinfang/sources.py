@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +57,12 @@ def load_tipdm(path: Path, schema: Schema) -> list[LabelledLetter]:
 def load_cold(path: Path) -> list[LabelledLetter]:
     """COLD (Deng et al., 2022): short Chinese comments labelled 0 safe / 1 offensive -> `abusive`."""
     out = []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        for row in reader:
-            if row.get("label") not in {"0", "1"} or not row.get("TEXT"):
-                raise InputFileError(path, "expected label 0/1 and non-empty TEXT", line=reader.line_num,
-                                     field="label")
-            # the file's own index column repeats, so ids come from line numbers
-            out.append(LabelledLetter(id=f"cold-{path.stem}-{reader.line_num}",
-                                      text=row["TEXT"], labels={"abusive": row["label"] == "1"}, source="cold"))
+    for line, row in iter_records(path):
+        if row.get("label") not in {"0", "1"} or not row.get("TEXT"):
+            raise InputFileError(path, "expected label 0/1 and non-empty TEXT", line=line, field="label")
+        # the file's own index column repeats, so ids come from line numbers
+        out.append(LabelledLetter(id=f"cold-{path.stem}-{line}", text=row["TEXT"],
+                                  labels={"abusive": row["label"] == "1"}, source="cold"))
     return out
 
 

@@ -7,7 +7,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,26 +15,43 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rich.console import Console
 
+from xinfang.batch.choices import BatchEngine
 from xinfang.batch.chunks import Chunk, Failed, LocalScorer, Outcome
 from xinfang.batch.dedup import RunDuplicates
 from xinfang.batch.log import get_logger
 from xinfang.batch.progress import make_progress
-from xinfang.batch.reader import Columns, Limits, count_rows, detect_format, read_letters
+from xinfang.batch.reader import Columns, LetterFile, Limits
 from xinfang.batch.records import Letter, Reason, Rejected
-from xinfang.batch.resume import ResumeError, encode_sig, load_errors, load_output, load_signatures
+from xinfang.batch.resume import (
+    OutputState,
+    ResumeError,
+    encode_sig,
+    load_errors,
+    load_output,
+    load_signatures,
+)
 from xinfang.batch.spans import mask_span_texts
 from xinfang.batch.summary import Summary, render
-from xinfang.batch.writer import LineFile, ResultCodec, error_line, output_format, sig_line
+from xinfang.batch.writer import (
+    LineFile,
+    NullLines,
+    ResultCodec,
+    StreamLines,
+    error_line,
+    output_format,
+    sig_line,
+)
 from xinfang.config import Settings, get_settings
-from xinfang.errors import InputFileError, XinfangError
+from xinfang.errors import XinfangError
 from xinfang.model_folder import ModelFolder
 from xinfang.submitters import SubmitterKeyer
+from xinfang.tables import is_stdio, local_input
 
 if TYPE_CHECKING:
     from xinfang.batch.ray_runner import RayScorer
 
 log = get_logger()
-ENGINES = ("local", "ray")
+ENGINES = tuple(BatchEngine)
 
 
 @dataclass
@@ -45,6 +62,7 @@ class ClassifyOptions:
     output: Path
     errors: Path | None = None
     input_format: str | None = None
+    encoding: str | None = None  # of a CSV/TSV/JSONL input; default detected (UTF-8, GB18030)
     output_format: str | None = None
     columns: Columns = field(default_factory=Columns)
     model: str = "current"
@@ -72,6 +90,8 @@ class JobFiles:
 
     @classmethod
     def for_output(cls, output: Path, errors: Path | None = None) -> JobFiles:
+        if is_stdio(output):  # standard output: error rows on standard error, no side files
+            return cls(output, errors or output, output, output)
         return cls(output, errors or Path(f"{output}.errors.jsonl"), Path(f"{output}.sig"),
                    Path(f"{output}.summary.json"))
 
@@ -126,40 +146,55 @@ def _write_atomic(path: Path, text: str) -> None:
 def run_classify(opts: ClassifyOptions, settings: Settings | None = None,
                  console: Console | None = None) -> dict:
     """Score every letter of opts.input into opts.output (resuming a previous run of the same job);
-    returns the summary, which is also written to OUTPUT.summary.json."""
-    settings = settings or get_settings()
-    console = console or Console(stderr=True)
+    returns the summary, which is also written to OUTPUT.summary.json. An input of '-' is standard input
+    (not resumable); an output of '-' is standard output, with error rows on standard error unless
+    opts.errors names a file (nothing to resume from, no summary file)."""
+    with local_input(opts.input) as path:
+        return _run(opts, path, settings or get_settings(), console or Console(stderr=True))
+
+
+def _sinks(stack: ExitStack, files: JobFiles, codec: ResultCodec, streaming: bool
+           ) -> tuple[LineFile | StreamLines, ...]:
+    """The signature, output and error files, or with `streaming` nothing, stdout and stderr (or a file)."""
+    if not streaming:
+        return tuple(stack.enter_context(f) for f in (LineFile(files.sigs), LineFile(files.output, codec.header),
+                                                       LineFile(files.errors)))
+    errors = LineFile(files.errors) if not is_stdio(files.errors) else StreamLines("stderr")
+    return NullLines(), stack.enter_context(StreamLines("stdout", codec.header)), stack.enter_context(errors)
+
+
+def _run(opts: ClassifyOptions, path: Path, settings: Settings, console: Console) -> dict:
     t0 = time.perf_counter()
-    fmt_in, codec, files, folder = _check(opts, settings)
-    limits = Limits(settings.max_text_chars, settings.batch_max_id_chars)
+    source, codec, files, folder = _check(opts, path, settings)
+    streaming = is_stdio(opts.output)
     unmasked = settings.batch_unmasked_spans if opts.unmasked_spans is None else opts.unmasked_spans
-    if opts.restart:
+    if opts.restart or streaming:
         for p in (files.output, files.errors, files.sigs, files.summary):
-            p.unlink(missing_ok=True)
+            if not is_stdio(p):
+                p.unlink(missing_ok=True)
     summary = Summary(folder.schema)
     dups = RunDuplicates(settings.duplicate_threshold, SubmitterKeyer.from_settings(settings))
-    state = load_output(files.output, codec, summary.add_result)
+    state = OutputState() if streaming else load_output(files.output, codec, summary.add_result)
     ref = state.model
     if ref is not None and (ref.name, ref.version, ref.precision) != (folder.name, folder.version, opts.precision):
         raise ResumeError(f"{files.output} was written by model {ref.name}/{ref.version} ({ref.precision}), "
                           f"not {folder.name}/{folder.version} ({opts.precision}); use --restart or another "
                           "output file")
-    error_lines = load_errors(files.errors, lambda rec: summary.add_error(rec["reason"]))
-    restored = load_signatures(files.sigs, state.done, lambda *a: _restore(dups, files.sigs, *a))
+    error_lines = set() if streaming else load_errors(files.errors, lambda rec: summary.add_error(rec["reason"]))
+    restored = set() if streaming else load_signatures(files.sigs, state.done,
+                                                       lambda *a: _restore(dups, files.sigs, *a))
     missing = state.done - restored
     if state.done or error_lines:
         log.info("resuming: %d results, %d error rows, %d signatures to recompute",
                  len(state.done), len(error_lines), len(missing))
 
-    with LineFile(files.sigs) as sig_file, LineFile(files.output, codec.header) as out_file, \
-            LineFile(files.errors) as err_file:
+    with ExitStack() as stack:
+        sig_file, out_file, err_file = _sinks(stack, files, codec, streaming)
         if missing:
-            _recompute_signatures(read_letters(opts.input, fmt_in, opts.columns, limits), missing, dups,
-                                  sig_file)
+            _recompute_signatures(source.rows(), missing, dups, sig_file)
         scorer = _scorer(opts, settings, folder, dups)
-        total = count_rows(opts.input, fmt_in)
-        stream = _admit(read_letters(opts.input, fmt_in, opts.columns, limits), state.done, error_lines,
-                        summary)
+        total = source.count()
+        stream = _admit(source.rows(), state.done, error_lines, summary)
         t_run = t_last = time.perf_counter()
         with make_progress(console, opts.progress) as progress:
             already = len(state.done) + len(error_lines)
@@ -192,33 +227,39 @@ def run_classify(opts: ClassifyOptions, settings: Settings | None = None,
                             errors_file=str(files.errors), engine=opts.engine, model=model,
                             span_texts="unmasked" if unmasked else "masked",
                             resumed=bool(state.done or error_lines), setup_seconds=round(t_run - t0, 2))
-    _write_atomic(files.summary, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    if not streaming:
+        _write_atomic(files.summary, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     log.info("done: %d results, %d errors in %.1f s", report["letters"]["results"],
              report["letters"]["errors"], seconds)
     render(report, console)
     return report
 
 
-def _check(opts: ClassifyOptions, settings: Settings) -> tuple[str, ResultCodec, JobFiles, ModelFolder]:
-    """Options checked before anything is written: formats, paths, precision and the model folder."""
+def _check(opts: ClassifyOptions, path: Path, settings: Settings) -> tuple[LetterFile, ResultCodec, JobFiles, ModelFolder]:
+    """Options checked before anything is written: formats, paths, precision, the input's encoding and header,
+    and the model folder."""
     if opts.engine not in ENGINES:
         raise XinfangError(f"unknown engine '{opts.engine}' (use {' or '.join(ENGINES)})")
     if opts.precision not in {"auto", "int8", "fp32"}:
         raise XinfangError("precision is auto, int8 or fp32")
-    if not opts.input.is_file():
-        raise InputFileError(opts.input, "no such file")
-    fmt_in = detect_format(opts.input, opts.input_format)
+    limits = Limits(settings.max_text_chars, settings.batch_max_id_chars)
+    source = LetterFile(path, opts.input_format, opts.columns, limits, opts.encoding)
     try:
         fmt_out = output_format(opts.output, opts.output_format)
     except ValueError as exc:
         raise XinfangError(str(exc)) from None
     files = JobFiles.for_output(opts.output, opts.errors)
-    if opts.input.resolve() in {p.resolve() for p in (files.output, files.errors, files.sigs, files.summary)}:
+    written = [p for p in (files.output, files.errors, files.sigs, files.summary) if not is_stdio(p)]
+    if not is_stdio(opts.input) and opts.input.resolve() in {p.resolve() for p in written}:
         raise XinfangError("the output or error file would overwrite the input")
+    if is_stdio(opts.input) and not opts.restart and not is_stdio(opts.output) and any(
+            p.exists() and p.stat().st_size for p in written):
+        raise XinfangError(f"{files.output} exists and input from standard input cannot be resumed; use --restart "
+                           "or another output file")
     folder = ModelFolder.resolve(settings.models_dir, opts.model)
     opts.precision = folder.resolve_precision(opts.precision)  # 'auto' becomes what is actually run
     folder.onnx_path(opts.precision)
-    return fmt_in, ResultCodec(fmt_out, folder.schema), files, folder
+    return source, ResultCodec(fmt_out, folder.schema), files, folder
 
 
 def _restore(dups: RunDuplicates, path: Path, letter_id: str, sub: str | None, sig: np.ndarray) -> None:

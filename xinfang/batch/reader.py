@@ -1,5 +1,5 @@
-"""Lazy reading of JSONL and CSV letter files, one line decoded at a time, into letters and rejections;
-a malformed CSV record is an error row for its first line and reading resumes on the line after it."""
+"""Lazy reading of letter files (JSONL, CSV, TSV, xlsx; encodings by xinfang.tables) into letters and
+rejections; a malformed CSV record is an error row for its first line and reading resumes on the line after it."""
 
 from __future__ import annotations
 
@@ -14,16 +14,23 @@ from typing import Any
 
 from xinfang.batch.records import Letter, Reason, Rejected
 from xinfang.errors import InputFileError
+from xinfang.tables import (
+    ENCODING_HINT,
+    TableFormat,
+    detect_encoding,
+    has_surrogates,
+    sheet_rows,
+    table_format,
+    text_lines,
+)
 
-FORMATS = ("jsonl", "csv")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CSV_FIELD_LIMIT = 1 << 26  # characters; longer CSV fields are malformed rows, shorter ones may be too_long
 
 
 @dataclass(frozen=True)
 class Columns:
-    """Field (JSONL key or CSV header) names of the id, the text and the optional submitter."""
+    """Field (JSONL key or CSV/xlsx header) names of the id, the text and the optional submitter."""
 
     id: str = "id"
     text: str = "text"
@@ -41,35 +48,77 @@ class Limits:
         return self.max_chars + 1
 
 
-def detect_format(path: Path, fmt: str | None = None) -> str:
-    """'jsonl' or 'csv': `fmt` when given, else from the suffix (.csv/.tsv is CSV, anything else JSONL)."""
-    if fmt:
-        fmt = fmt.lower().lstrip(".")
-        fmt = "jsonl" if fmt in {"json", "ndjson"} else fmt
-        if fmt not in FORMATS:
-            raise InputFileError(path, f"unknown format '{fmt}' (use jsonl or csv)")
-        return fmt
-    return "csv" if path.suffix.lower() == ".csv" else "jsonl"
+class LetterFile:
+    """An input file of letters whose format, encoding and header are settled when it is opened (so that a
+    file that cannot be read fails before any output is written); `rows()` reads it, as often as needed."""
+
+    def __init__(self, path: Path, fmt: str | None = None, columns: Columns = Columns(),
+                 limits: Limits = Limits(), encoding: str | None = None):
+        if not path.is_file():
+            raise InputFileError(path, "no such file")
+        self.path, self.columns, self.limits = path, columns, limits
+        self.format = table_format(path, fmt)
+        self.encoding = None if self.format is TableFormat.xlsx else detect_encoding(path, encoding)
+        if self.format is not TableFormat.jsonl:
+            next(self._table(), None)  # reads and checks the header only
+
+    def rows(self) -> Iterator[Letter | Rejected]:
+        """Every row of the file in order, as a Letter or a Rejected; blank lines are not rows."""
+        if self.format is TableFormat.jsonl:
+            return self._jsonl()
+        return self._table()
+
+    def count(self) -> int:
+        """A cheap estimate of the number of rows (lines; a header left out), for a progress bar."""
+        if self.format is TableFormat.xlsx:
+            return max(0, sum(1 for _ in sheet_rows(self.path)) - 1)
+        lines, last = 0, b"\n"
+        with self.path.open("rb") as f:
+            while block := f.read(1 << 20):
+                lines += block.count(b"\n")
+                last = block[-1:]
+        lines += last != b"\n"
+        return max(0, lines - (self.format is not TableFormat.jsonl))
+
+    def _table(self) -> Iterator[Letter | Rejected]:
+        if self.format is TableFormat.xlsx:
+            records = ((n, n, cells) for n, cells in sheet_rows(self.path))
+        else:
+            records = _csv_records(self.path, self.encoding or "utf-8", self.limits,
+                                   "\t" if self.format is TableFormat.tsv else ",")
+        yield from _table_rows(self.path, records, self.columns, self.limits, self.encoding or "utf-8")
+
+    def _jsonl(self) -> Iterator[Letter | Rejected]:
+        columns, limits = self.columns, self.limits
+        for line_no, line in enumerate(text_lines(self.path, self.encoding or "utf-8"), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                if has_surrogates(line):
+                    yield Rejected(line_no, Reason.invalid_encoding, f"the line is not valid {self.encoding}")
+                    continue
+                where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+                yield Rejected(line_no, Reason.malformed_row, f"invalid JSON{where}")
+                continue
+            if not isinstance(obj, dict):
+                yield Rejected(line_no, Reason.malformed_row, f"a JSON {_kind(obj)}, not an object")
+                continue
+            if has_surrogates(line):  # the id is kept when it is itself clean
+                letter_id, reason, _ = _check_id(obj.get(columns.id), limits)
+                yield Rejected(line_no, Reason.invalid_encoding, f"the line is not valid {self.encoding}",
+                               letter_id if reason is None else None)
+                continue
+            submitter = obj.get(columns.submitter) if columns.submitter else None
+            yield _make(line_no, obj.get(columns.id), obj.get(columns.text), submitter, columns.text in obj,
+                        limits)
 
 
-def count_rows(path: Path, fmt: str) -> int:
-    """A cheap estimate of the number of rows (lines; the CSV header left out), for a progress bar."""
-    lines, last = 0, b"\n"
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            lines += block.count(b"\n")
-            last = block[-1:]
-    lines += last != b"\n"
-    return max(0, lines - (fmt == "csv"))
-
-
-def read_letters(path: Path, fmt: str, columns: Columns = Columns(), limits: Limits = Limits()
-                 ) -> Iterator[Letter | Rejected]:
-    """Every row of the file in order, as a Letter or a Rejected; blank lines are not rows."""
-    if fmt == "csv":
-        yield from _read_csv(path, columns, limits)
-    else:
-        yield from _read_jsonl(path, columns, limits)
+def read_letters(path: Path, fmt: str | None = None, columns: Columns = Columns(), limits: Limits = Limits(),
+                 encoding: str | None = None) -> Iterator[Letter | Rejected]:
+    """Every row of the file in order, as a Letter or a Rejected (LetterFile(...).rows())."""
+    return LetterFile(path, fmt, columns, limits, encoding).rows()
 
 
 # --- field checks shared by both formats ------------------------------------------------------------------
@@ -87,7 +136,7 @@ def _check_id(value: Any, limits: Limits) -> tuple[str | None, Rejected | None, 
     text = str(value)
     if not text.strip():
         return None, Reason.missing_id, "empty id"
-    if _SURROGATE.search(text):
+    if has_surrogates(text):
         return None, Reason.invalid_encoding, "id is not valid UTF-8"
     if len(text) > limits.max_id_chars:
         return None, Reason.invalid_id, f"id has {len(text)} characters, more than {limits.max_id_chars}"
@@ -105,7 +154,7 @@ def _make(line: int, raw_id: Any, raw_text: Any, raw_sub: Any, has_text: bool, l
         return Rejected(line, Reason.missing_text, "no text field", letter_id)
     if not isinstance(raw_text, str):
         return Rejected(line, Reason.missing_text, f"text is a {_kind(raw_text)}, not a string", letter_id)
-    if _SURROGATE.search(raw_text):
+    if has_surrogates(raw_text):
         return Rejected(line, Reason.invalid_encoding, "text is not valid UTF-8", letter_id)
     if not raw_text.strip():
         return Rejected(line, Reason.empty_text, "text is empty or whitespace", letter_id)
@@ -115,61 +164,11 @@ def _make(line: int, raw_id: Any, raw_text: Any, raw_sub: Any, has_text: bool, l
     submitter = None
     if isinstance(raw_sub, str | int) and not isinstance(raw_sub, bool):
         sub = str(raw_sub).strip()
-        submitter = sub if sub and not _SURROGATE.search(sub) else None
+        submitter = sub if sub and not has_surrogates(sub) else None
     return Letter(line, letter_id, raw_text, submitter)
 
 
-# --- JSONL ------------------------------------------------------------------------------------------------
-
-def _salvage_id(raw: bytes, columns: Columns, limits: Limits) -> str | None:
-    """The id of a line that is not valid UTF-8, when the id itself is clean."""
-    try:
-        obj = json.loads(raw.decode("utf-8", errors="replace"))
-    except ValueError:
-        return None
-    if not isinstance(obj, dict):
-        return None
-    letter_id, reason, _ = _check_id(obj.get(columns.id), limits)
-    return letter_id if reason is None and "\ufffd" not in letter_id else None
-
-
-def _read_jsonl(path: Path, columns: Columns, limits: Limits) -> Iterator[Letter | Rejected]:
-    with path.open("rb") as f:
-        for line_no, raw in enumerate(f, start=1):
-            if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                message = f"byte {exc.start} of the line is not valid UTF-8"
-                yield Rejected(line_no, Reason.invalid_encoding, message, _salvage_id(raw, columns, limits))
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-                yield Rejected(line_no, Reason.malformed_row, f"invalid JSON{where}")
-                continue
-            if not isinstance(obj, dict):
-                yield Rejected(line_no, Reason.malformed_row, f"a JSON {_kind(obj)}, not an object")
-                continue
-            submitter = obj.get(columns.submitter) if columns.submitter else None
-            yield _make(line_no, obj.get(columns.id), obj.get(columns.text), submitter, columns.text in obj,
-                        limits)
-
-
-# --- CSV --------------------------------------------------------------------------------------------------
-
-def _decoded_lines(path: Path) -> Iterator[str]:
-    """Lines decoded one by one; undecodable bytes become lone surrogates, which the row checks catch."""
-    with path.open("rb") as f:
-        for i, raw in enumerate(f):
-            if i == 0 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            yield raw.decode("utf-8", errors="surrogateescape")
-
+# --- tables (CSV, TSV, sheets) ----------------------------------------------------------------------------
 
 class _Lookahead:
     """Numbered physical lines (from 1) held from the start of the record being read, so that a record
@@ -206,7 +205,7 @@ class _Record:
     problem: str = ""
 
 
-def _record_at(lines: _Lookahead, start: int, max_lines: int) -> _Record | None:
+def _record_at(lines: _Lookahead, start: int, max_lines: int, delimiter: str = ",") -> _Record | None:
     """The record that starts on line `start` (None at the end of the file). Quoting is strict: a quote
     left open to the end of the file or past max_lines, or text after a closing quote, make the record
     malformed rather than let it swallow the rows that follow."""
@@ -221,7 +220,7 @@ def _record_at(lines: _Lookahead, start: int, max_lines: int) -> _Record | None:
             used += 1
             yield text
 
-    reader = csv.reader(feed(), strict=True)
+    reader = csv.reader(feed(), strict=True, delimiter=delimiter)
     try:
         fields = next(reader)
     except StopIteration:
@@ -233,52 +232,61 @@ def _record_at(lines: _Lookahead, start: int, max_lines: int) -> _Record | None:
         elif lines.line(end + 1) is None and "end of data" in str(exc):
             problem = "a quoted field opened here is never closed (the file ends inside it)"
         else:
-            problem = f"CSV parse error on line {end}: {exc}"
+            problem = f"parse error on line {end}: {exc}"
         return _Record(start, end, None, problem)
     return _Record(start, start + used - 1, fields)
 
 
-def _read_csv(path: Path, columns: Columns, limits: Limits) -> Iterator[Letter | Rejected]:
+def _csv_records(path: Path, encoding: str, limits: Limits, delimiter: str
+                 ) -> Iterator[tuple[int, int, list[str] | None | str]]:
+    """(first line, last line, fields) of each record; a malformed record's fields are its problem (a
+    string), and reading resumes on the line after its first."""
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
-    lines = _Lookahead(_decoded_lines(path))
-    head = _record_at(lines, 1, limits.max_record_lines)
-    if head is None:
-        return
-    if head.fields is None:
-        raise InputFileError(path, f"unreadable CSV header: {head.problem}", line=1)
-    header = head.fields
-    if any(_SURROGATE.search(h) for h in header):
-        raise InputFileError(path, "the CSV header is not valid UTF-8", line=1)
-    header = [h.strip() for h in header]
-    for need in (columns.id, columns.text):
-        if need not in header:
-            raise InputFileError(path, f"no column '{need}' in the header (columns: {', '.join(header)})",
-                                 line=1)
-    id_at, text_at = header.index(columns.id), header.index(columns.text)
-    sub_at = header.index(columns.submitter) if columns.submitter and columns.submitter in header else None
-    start = head.end + 1
-    while (rec := _record_at(lines, start, limits.max_record_lines)) is not None:
-        if rec.fields is None:  # an error row for its first line (no id: the line may be a letter's text);
-            # the next line may start a good record
+    lines = _Lookahead(text_lines(path, encoding))
+    start = 1
+    while (rec := _record_at(lines, start, limits.max_record_lines, delimiter)) is not None:
+        if rec.fields is None:  # the next line may start a good record
+            if rec.start == 1:
+                raise InputFileError(path, f"unreadable header: {rec.problem}", line=1)
             start = rec.start + 1
             lines.release(start)
-            yield Rejected(rec.start, Reason.malformed_row, rec.problem)
+            yield rec.start, rec.end, rec.problem
             continue
         start = rec.end + 1
         lines.release(start)
-        row = rec.fields
+        yield rec.start, rec.end, rec.fields
+
+
+def _table_rows(path: Path, records: Iterator[tuple[int, int, list[str] | None | str]], columns: Columns,
+                limits: Limits, encoding: str) -> Iterator[Letter | Rejected]:
+    """Letters and rejections from the records of a table whose first record is its header."""
+    head = next(records, None)
+    if head is None:
+        return
+    if not isinstance(head[2], list) or any(has_surrogates(h) for h in head[2]):
+        raise InputFileError(path, f"the header is not valid {encoding}; {ENCODING_HINT}", line=head[0])
+    header = [h.strip().lstrip("\ufeff") for h in head[2]]
+    for need in (columns.id, columns.text):
+        if need not in header:
+            raise InputFileError(path, f"no column '{need}' in the header (columns: {', '.join(header)}); "
+                                 "name yours with --id-column/--text-column", line=head[0])
+    id_at, text_at = header.index(columns.id), header.index(columns.text)
+    sub_at = header.index(columns.submitter) if columns.submitter and columns.submitter in header else None
+    for start, end, row in records:
+        if isinstance(row, str):  # an error row for its first line (no id: the line may be a letter's text)
+            yield Rejected(start, Reason.malformed_row, row)
+            continue
         if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
             continue
         if len(row) != len(header):
-            span = f" (lines {rec.start}-{rec.end})" if rec.end > rec.start else ""
-            yield Rejected(rec.start, Reason.malformed_row,
-                           f"{len(row)} fields, the header has {len(header)}{span}")
+            span = f" (lines {start}-{end})" if end > start else ""
+            yield Rejected(start, Reason.malformed_row, f"{len(row)} fields, the header has {len(header)}{span}")
             continue
         raw_id = row[id_at]
-        if _SURROGATE.search(row[text_at]) or _SURROGATE.search(raw_id):
+        if has_surrogates(row[text_at]) or has_surrogates(raw_id):
             letter_id, reason, _ = _check_id(raw_id, limits)
-            yield Rejected(rec.start, Reason.invalid_encoding, "the row is not valid UTF-8",
+            yield Rejected(start, Reason.invalid_encoding, f"the row is not valid {encoding}",
                            letter_id if reason is None else None)
             continue
-        yield _make(rec.start, raw_id if raw_id.strip() else None, row[text_at],
+        yield _make(start, raw_id if raw_id.strip() else None, row[text_at],
                     row[sub_at] if sub_at is not None else None, True, limits)

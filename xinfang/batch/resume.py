@@ -47,7 +47,7 @@ def scan(path: Path, parse: Callable[[str], T], header: str | None = None) -> It
                     raise ValueError("torn line")
                 line = raw.decode("utf-8")
                 if n == 1 and header is not None:
-                    if line != header:
+                    if line.lstrip("\ufeff") != header.lstrip("\ufeff"):  # files from before the BOM too
                         raise ResumeError(f"{path} has other columns than this job writes; "
                                           "use --restart or another output file")
                     continue

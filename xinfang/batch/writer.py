@@ -1,4 +1,4 @@
-"""Append-only output, error and signature files: one line a row, flushed and fsync'd per chunk."""
+"""Append-only output, error and signature files (or standard output): one line a row, flushed and fsync'd per chunk."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import csv
 import io
 import json
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
+from xinfang.batch.choices import OutputFormat
 from xinfang.errors import XinfangError
 from xinfang.result import (
     BinaryAnswer,
@@ -22,7 +24,7 @@ from xinfang.result import (
 )
 from xinfang.schema import HeadKind, Schema
 
-OUTPUT_FORMATS = ("jsonl", "csv")
+OUTPUT_FORMATS = tuple(OutputFormat)
 
 
 def output_format(path: Path, fmt: str | None = None) -> str:
@@ -60,7 +62,8 @@ class ResultCodec:
 
     @property
     def header(self) -> str | None:
-        return self._csv_line(self.columns) if self.fmt == "csv" else None
+        """The CSV header, after a byte order mark so that Excel shows the Chinese as Chinese."""
+        return "\ufeff" + self._csv_line(self.columns) if self.fmt == "csv" else None
 
     @staticmethod
     def _csv_line(values: list[Any]) -> str:
@@ -164,3 +167,47 @@ class LineFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class StreamLines:
+    """Whole lines to standard output or standard error (looked up when written, as tests swap them);
+    nothing is fsync'd and nothing can be resumed. A CSV header goes out without a byte order mark."""
+
+    def __init__(self, name: str, header: str | None = None):
+        self.path = Path("-")
+        self._name = name
+        if header:
+            self.write([header.lstrip("\ufeff")])
+
+    @property
+    def _stream(self) -> TextIO:
+        return getattr(sys, self._name)
+
+    def write(self, lines: list[str]) -> None:
+        if lines:
+            self._stream.write("".join(lines))
+
+    def commit(self) -> None:
+        self._stream.flush()
+
+    def close(self) -> None:
+        self.commit()
+
+    def __enter__(self) -> StreamLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class NullLines(StreamLines):
+    """A side file that is not kept (the signatures of a run to standard output)."""
+
+    def __init__(self) -> None:
+        self.path = Path("-")
+
+    def write(self, lines: list[str]) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass

@@ -1,0 +1,19 @@
+"""The choices of a batch job that the command line lists: where letters are scored, how results are written."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class BatchEngine(StrEnum):
+    """`local`: this process; `ray`: Engine actors on Ray Data (a local Ray, or --ray-address)."""
+
+    local = "local"
+    ray = "ray"
+
+
+class OutputFormat(StrEnum):
+    """JSON lines (the full result per line), or CSV with key columns and the full result."""
+
+    jsonl = "jsonl"
+    csv = "csv"

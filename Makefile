@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BROWSER_STAMP := $(VENV)/.browser
+POSTGRES_STAMP := $(VENV)/.postgres
 PROFILE ?= quick
 
 .PHONY: run test install browser lint clean-venv
@@ -13,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# the CPU build of torch that lies on this disk; later ranges admit it and install nothing more
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[train,serve,eval,distributed,dev,ocr]"
+	$(BIN)/python -m pip install --quiet -e ".[train,serve,eval,distributed,dev,ocr,postgres]"
 	touch $(STAMP)
 
 # Debian's Chromium (headless report rendering and its test) and a CJK font for its screenshots
@@ -22,7 +23,13 @@ $(BROWSER_STAMP):
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; }
 	mkdir -p $(VENV) && touch $(BROWSER_STAMP)
 
-install: $(STAMP) $(BROWSER_STAMP)
+# Debian's PostgreSQL server (initdb, pg_ctl): the tests start a throw-away cluster of their own (tests/pg_cluster.py)
+$(POSTGRES_STAMP):
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	mkdir -p $(VENV) && touch $(POSTGRES_STAMP)
+
+install: $(STAMP) $(BROWSER_STAMP) $(POSTGRES_STAMP)
 
 run: install
 	$(BIN)/xinfang model fetch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -167,6 +168,18 @@ class ErrorInfo(BaseModel):
     code: str
     message: str
     details: list[dict[str, Any]] | None = None
+
+
+class StoredLetter(BaseModel):
+    """The latest stored result of a letter id: when it was scored, which API key (by label) sent it, and
+    the result as stored."""
+
+    id: str
+    scored_at: datetime
+    api_key_label: str | None = Field(description="label of the API key that submitted it (null: stored "
+                                      "before submitters' keys were recorded)")
+    result: dict[str, Any] = Field(description="the LetterResult as stored; its evidence spans quote no "
+                                   "letter text unless the service stores texts (store_text)")
 
 
 class ErrorBody(BaseModel):

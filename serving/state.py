@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -19,6 +19,9 @@ from xinfang.serving.score_and_store import Scores, Submission
 from xinfang.serving.store import ResultsStore
 from xinfang.text import LetterTokenizer
 
+if TYPE_CHECKING:
+    from xinfang.serving.rate_limits import RateLimiter
+
 
 @dataclass
 class AppState:
@@ -31,6 +34,7 @@ class AppState:
     batcher: MicroBatcher[Submission, LetterResult]
     keyring: KeyRing | None  # None: authentication is off
     tokenizer: LetterTokenizer  # the model's, to count tokens at the door
+    rate_limiter: RateLimiter | None = None  # None: no limit per key
     started: float = field(default_factory=time.time)
 
 

@@ -1,9 +1,11 @@
-"""The results store (SQLAlchemy 2.0): one row per scored letter; SQLite by default, PostgreSQL by URL."""
+"""The results store (SQLAlchemy 2.0): one row per scored letter; SQLite by default, PostgreSQL by URL; its
+tables are made and upgraded by xinfang.serving.migrations."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -13,13 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from alembic.util.exc import CommandError
 from sqlalchemy import (
-    JSON,
     DateTime,
     Integer,
     LargeBinary,
     String,
-    Text,
     create_engine,
     event,
     func,
@@ -29,19 +30,18 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from xinfang.serving.migrations import upgrade as upgrade_schema
+from xinfang.serving.orm import Base, JsonDoc, LetterText
 
 log = logging.getLogger("xinfang.serving.store")
 MIN_FREE_BYTES = 16 * 1024 * 1024  # below this much free disk space an SQLite store is not ready
 
 
-class Base(DeclarativeBase):
-    pass
-
-
 class ScoredLetter(Base):
-    """A letter as scored: ids, model, time, the result JSON, route and MinHash signature; the text
-    and metadata only when the server was told to store them."""
+    """A letter as scored: ids, model, time, the result JSON, route, MinHash signature and the label of the
+    API key that sent it; the text and metadata only when the server was told to store them."""
 
     __tablename__ = "scored_letters"
 
@@ -52,11 +52,12 @@ class ScoredLetter(Base):
     precision: Mapped[str] = mapped_column(String(8))
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     route: Mapped[str] = mapped_column(String(16))
-    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scores: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     submitter_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    text: Mapped[str | None] = mapped_column(Text)
-    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    text: Mapped[str | None] = mapped_column(LetterText)
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JsonDoc)
+    api_key_label: Mapped[str | None] = mapped_column(String(64))
 
 
 class Heartbeat(Base):
@@ -80,7 +81,7 @@ class StoredSignature:
     submitter_hash: str | None
 
 
-def _reason(exc: BaseException) -> str:
+def db_error_reason(exc: BaseException) -> str:
     """A log-safe name of a database error: class and driver error code, never the message or parameters."""
     orig = getattr(exc, "orig", None) or exc
     code = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None)
@@ -157,17 +158,22 @@ class ResultsStore:
             kwargs["creator"] = self.file.connect
         elif is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_s}
+        elif parsed.get_backend_name() == "postgresql":  # a server away fails a request, never hangs it
+            kwargs["connect_args"] = {"connect_timeout": max(2, math.ceil(busy_timeout_s))}
         self.engine: SqlEngine = create_engine(parsed, **kwargs)
         if self.file is not None:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            Base.metadata.create_all(self.engine)
+            self.revisions = upgrade_schema(self.engine)  # (before, after) this store opened it
             with contextlib.suppress(IntegrityError), Session(self.engine) as session, session.begin():
                 if session.get(Heartbeat, 1) is None:  # another process may add it first
                     session.add(Heartbeat(id=1, beat_at=utcnow()))
         except SQLAlchemyError as exc:
             self.engine.dispose()
-            raise StoreUnavailable(f"cannot open the results store {self.url}: {_reason(exc)}") from None
+            raise StoreUnavailable(f"cannot open the results store {self.url}: {db_error_reason(exc)}") from None
+        except CommandError as exc:  # e.g. a database migrated by a newer xinfang
+            self.engine.dispose()
+            raise StoreUnavailable(f"cannot upgrade the results store {self.url}: {exc}") from None
 
     def _check_file(self) -> None:
         if self.file is not None:
@@ -185,7 +191,7 @@ class ResultsStore:
         except StoreUnavailable:
             raise
         except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"the results store did not take {len(rows)} rows: {_reason(exc)}") from None
+            raise StoreUnavailable(f"the results store did not take {len(rows)} rows: {db_error_reason(exc)}") from None
 
     def signatures(self, batch: int = 2000) -> Iterator[StoredSignature]:
         """(letter id, signature, submitter hash) of every stored row, oldest first."""
@@ -202,6 +208,13 @@ class ResultsStore:
             stmt = stmt.where(ScoredLetter.letter_id == letter_id)
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.scalars(stmt))
+
+    def latest(self, letter_id: str) -> ScoredLetter | None:
+        """The newest stored row of a letter id (None if there is none); detached from the session."""
+        stmt = (select(ScoredLetter).where(ScoredLetter.letter_id == letter_id)
+                .order_by(ScoredLetter.row_id.desc()).limit(1))
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.scalars(stmt).first()
 
     def count(self) -> int:
         with Session(self.engine) as session:
@@ -235,7 +248,7 @@ class ResultsStore:
         except StoreUnavailable as exc:
             return str(exc)
         except Exception as exc:  # any failure of the write path means not ready
-            return _reason(exc)
+            return db_error_reason(exc)
         return None
 
     def ping(self) -> bool:

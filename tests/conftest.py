@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from pg_cluster import postgres_cluster  # noqa: E402, F401  (a throw-away PostgreSQL, once per session)
 from tiny import build_tiny_base, sample_windows  # noqa: E402
 
 

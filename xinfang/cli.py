@@ -123,6 +123,25 @@ def serve_cmd(
         raise _fail(exc) from None
 
 
+db_app = typer.Typer(help="The results store's database (SQLite or PostgreSQL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade_cmd(url: Annotated[str, typer.Option(help="SQLAlchemy URL; default from settings (store_url)")] = ""
+                   ) -> None:
+    """Create or upgrade the results store's tables to the newest migration (`serve` also does it)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from xinfang.config import get_settings
+    from xinfang.serving.db_command import db_upgrade
+
+    try:
+        console.print(db_upgrade(url or get_settings().results_store_url), soft_wrap=True)
+    except SQLAlchemyError as exc:
+        raise _fail(exc) from None
+
+
 apikey_app = typer.Typer(help="API keys for `xinfang serve` (only their SHA-256 hashes are stored).",
                          no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
                                       "(off: anyone who reaches the port reads the counters; no letter data)")
     log_format: Literal["json", "text"] = Field(default="json", description="`xinfang serve` logs: JSON lines "
                                                 "(with request_id) or plain text")
+    rate_limit_requests: int = Field(default=600, ge=0, description="requests one API key may make to /v1 per "
+                                     "rate_limit_window_s, counted in the results store's database (shared "
+                                     "by every worker); over it 429 with Retry-After; 0 = no limit")
+    rate_limit_window_s: int = Field(default=60, ge=1, description="length of a rate-limit window in seconds")
 
     # --- the review page (/review of `xinfang serve`; letters enter it with store_text or `review load`) ---
     review_session_hours: float = Field(default=8.0, gt=0, description="how long a login to the review page lasts")

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
+from pg_cluster import BACKENDS, backend_url
 
 from xinfang.config import Settings
 from xinfang.engine import Engine, LetterIn
@@ -41,18 +42,19 @@ def engine(tiny_model_dir):
     return Engine(tiny_model_dir, precision="int8")
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, engine):
-    settings = make_settings(tmp_path_factory.mktemp("api"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def api(request, tmp_path_factory, engine):
+    settings = make_settings(tmp_path_factory.mktemp("api"), store_url=backend_url(request, request.param))
     key = create_key(settings.api_keys_path, "tests")
     with TestClient(create_app(settings, engine=engine)) as client:
         yield SimpleNamespace(client=client, key=key, settings=settings, headers=auth(key))
 
 
-@pytest.fixture(scope="module")
-def open_api(tmp_path_factory, engine):
+@pytest.fixture(scope="module", params=BACKENDS)
+def open_api(request, tmp_path_factory, engine):
     """Authentication off, letter texts stored."""
-    settings = make_settings(tmp_path_factory.mktemp("open-api"), auth_enabled=False, store_text=True)
+    settings = make_settings(tmp_path_factory.mktemp("open-api"), auth_enabled=False, store_text=True,
+                             store_url=backend_url(request, request.param))
     with TestClient(create_app(settings, engine=engine)) as client:
         yield SimpleNamespace(client=client, settings=settings)
 

@@ -192,3 +192,42 @@ def test_default_report_puts_real_data_first(tiny_model_dir: Path, tmp_path: Pat
     )
     cv = transformer_sector_cv(ModelFolder(folder))
     assert cv["macro_f1"] == 0.61 and cv["source"].endswith("cv_sector.json")
+
+
+def test_report_links_letters_to_the_review_page_only_when_served(report: Path, tiny_model_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    """Opened as a file the report stays self-contained (ids are plain text); served by the app at
+    /review/reports/ a letter's id opens /review/letters/{id}."""
+    import shutil
+
+    from xinfang.evaluation.render import dump_dom, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    from live_server import live_server, log_in
+
+    from xinfang.config import Settings
+    from xinfang.engine import Engine
+    from xinfang.serving.app import create_app
+    from xinfang.serving.keys import Role, create_key
+
+    dom = dump_dom(report)
+    assert 'data-review-links="0"' in dom and 'href="/review/letters/' not in dom
+    assert 'class="review-link"' in dom
+    settings = Settings(state_dir=tmp_path, models_dir=tmp_path / "models")
+    shutil.copytree(report.parent, settings.reports_path / "run-1")
+    key = create_key(settings.api_keys_path, "zhang", Role.reviewer)
+    app = create_app(settings, engine=Engine(tiny_model_dir, precision="int8"))
+    with live_server(app) as base, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        log_in(page, base, key, "/review/reports/")
+        assert "run-1/report.html" in page.content()
+        page.goto(f"{base}/review/reports/run-1/report.html")
+        hrefs = page.eval_on_selector_all("a.review-link", "els => els.map(e => e.getAttribute('href'))")
+        ids = page.eval_on_selector_all("a.review-link", "els => els.map(e => e.dataset.letter)")
+        assert hrefs and hrefs == [f"/review/letters/{i}" for i in ids]
+        assert page.get_attribute("body", "data-review-links") == str(len(hrefs))
+        assert page.goto(f"{base}/review/reports/../api_keys").status == 404
+        browser.close()

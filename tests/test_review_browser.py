@@ -5,16 +5,13 @@ XINFANG_REVIEW_SCREENSHOTS=DIR also saves the screenshots there (docs/ keeps the
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
-import uvicorn
+from live_server import live_server, log_in
 from test_review_page import LETTERS
 from test_serving_api import auth, make_settings
 
@@ -27,12 +24,6 @@ from xinfang.serving.review.session import review_store
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]' (playwright)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, tiny_model_dir) -> Iterator[SimpleNamespace]:
     if find_chromium() is None:
@@ -41,22 +32,10 @@ def served(tmp_path_factory, tiny_model_dir) -> Iterator[SimpleNamespace]:
     intake = create_key(settings.api_keys_path, "clerk", Role.intake)
     reviewer = create_key(settings.api_keys_path, "zhang", Role.reviewer)
     app = create_app(settings, engine=Engine(tiny_model_dir, precision="int8"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if server.started:
-            break
-        time.sleep(0.1)
-    r = httpx.post(f"{base}/v1/letters:batch", json={"letters": LETTERS}, headers=auth(intake), timeout=60)
-    assert r.status_code == 200, r.text
-    try:
+    with live_server(app) as base:
+        r = httpx.post(f"{base}/v1/letters:batch", json={"letters": LETTERS}, headers=auth(intake), timeout=60)
+        assert r.status_code == 200, r.text
         yield SimpleNamespace(base=base, reviewer=reviewer, app=app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_log_in_open_a_letter_correct_a_label(served, tmp_path: Path) -> None:
@@ -64,11 +43,8 @@ def test_log_in_open_a_letter_correct_a_label(served, tmp_path: Path) -> None:
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{served.base}/review/queues/uncertain")
-        assert "/review/login" in page.url  # the page asks for a key first
-        page.fill("#key", served.reviewer)
-        page.click("#login")
-        page.wait_for_url("**/review/queues/uncertain")
+        log_in(page, served.base, served.reviewer, "/review/queues/uncertain")
+        assert page.url.endswith("/review/queues/uncertain")
         assert page.locator("#queue tbody tr").count() == len(LETTERS)
         page.screenshot(path=str(shots / "review-queue.png"), full_page=True)
         page.keyboard.press("j")  # the second letter of the queue

@@ -34,5 +34,16 @@
     });
     table.setAttribute("data-sortable", "ready");
   });
+  // Served by the intake service (xinfang serve, /review/reports/), a letter's id opens it on the review
+  // page; opened as a file, the report stays self-contained and the ids are plain text.
+  var served = /^https?:$/.test(location.protocol) && location.pathname.indexOf("/review/reports/") === 0;
+  var links = document.querySelectorAll("a.review-link[data-letter]");
+  if (served) {
+    Array.prototype.forEach.call(links, function (a) {
+      a.href = "/review/letters/" + encodeURIComponent(a.getAttribute("data-letter"));
+      a.title = "在审阅页面打开 (open on the review page)";
+    });
+  }
+  document.body.setAttribute("data-review-links", served ? String(links.length) : "0");
   document.body.setAttribute("data-report-ready", String(tables.length));
 })();

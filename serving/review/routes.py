@@ -16,6 +16,7 @@ from xinfang.serving.errors import ApiError
 from xinfang.serving.review.answers import model_value, same_label
 from xinfang.serving.review.pages import HERE, STATIC, render
 from xinfang.serving.review.queues import QUEUES, build_queue
+from xinfang.serving.review.reports import router as reports_router
 from xinfang.serving.review.session import (
     COOKIE,
     LOGIN_COOKIE,
@@ -183,3 +184,6 @@ async def save_letter(request: Request, letter_id: str, state: StateDep, reviewe
     if form.get("go") == "next" and letter_id in ids and ids.index(letter_id) < len(ids) - 1:
         target = ids[ids.index(letter_id) + 1]
     return RedirectResponse(f"/review/letters/{quote(target, safe='')}?queue={queue}&saved={n}", status_code=303)
+
+
+router.include_router(reports_router)

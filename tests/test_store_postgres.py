@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pg_cluster import BACKENDS, backend_url
@@ -15,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner
 
 from xinfang.cli import app as cli
-from xinfang.serving.migrations import head_revision, target_metadata, upgrade
+from xinfang.serving.migrations import alembic_config, head_revision, target_metadata, upgrade
 from xinfang.serving.store import ResultsStore, ScoredLetter, utcnow
 
 
@@ -70,6 +71,18 @@ def test_store_made_before_migrations_is_upgraded_in_place(store_url: str):
             assert types["scores"] == types["metadata"] == "JSONB"
     finally:
         store.close()
+
+
+def test_every_migration_can_be_undone_and_redone(store_url: str):
+    engine = create_engine(store_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "base")
+            assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+        assert upgrade(engine) == (None, head_revision())
+    finally:
+        engine.dispose()
 
 
 def test_latest_row_of_an_id_names_its_key(store_url: str):

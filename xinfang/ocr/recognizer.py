@@ -44,7 +44,9 @@ class Recognizer:
 
         models = Path(rapidocr.__file__).resolve().parent / "models"
         params: dict[str, object] = {f"{stage}.model_path": str(models / name) for stage, name in MODEL_FILES.items()}
-        params.update({"Global.log_level": "error", "Global.text_score": MIN_LINE_SCORE})
+        # no line-angle classifier: on noisy scans it turns good lines upside down (measured: a whole line lost
+        # per few damaged pages), and letters are not written upside down line by line
+        params.update({"Global.log_level": "error", "Global.text_score": MIN_LINE_SCORE, "Global.use_cls": False})
         if threads > 0:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
         for stage, name in MODEL_FILES.items():

@@ -59,7 +59,7 @@ class ExportResult:
 
 def export_review(
     folder: ModelFolder, data: Path, out: Path, limit: int | None = None, threads: int = 0,
-    uncertain: int | None = None,
+    uncertain: int | None = None, encoding: str | None = None,
 ) -> ExportResult:
     """Write the letters of `data` worth a human look (model and label disagree, confidence below the
     route threshold, suspected label error) to CSV: masked text, the model's view and empty
@@ -73,7 +73,7 @@ def export_review(
     from xinfang.precision import Precision
 
     schema = folder.schema
-    letters = read_labelled(data, schema)
+    letters = read_labelled(data, schema, encoding=encoding)
     engine = Engine(folder, precision=Precision.auto, threads=threads, with_signals=False)  # as served
     probs = engine.probabilities([x.text for x in letters]) if letters else {}
     reasons: list[list[str]] = [[] for _ in letters]
@@ -206,6 +206,7 @@ def import_review(
     data: Path | None = None,
     out_dir: Path | None = None,
     schema: Schema | None = None,
+    encoding: str | None = None,
 ) -> ImportResult:
     """Turn the filled corrected_* cells of a review CSV into labelled letters (JSONL) under the reviews
     folder, each with provenance (reviewer, times, model version, review file and row, previous labels).
@@ -215,7 +216,7 @@ def import_review(
     if not csv_path.is_file():
         raise InputFileError(csv_path, "file not found")
     raw = csv_path.read_bytes()
-    table = Records(csv_path)  # CSV (UTF-8, UTF-8 with BOM, GB18030 as Excel saves it), TSV or xlsx
+    table = Records(csv_path, encoding=encoding)  # CSV (UTF-8, UTF-8 with BOM, GB18030 as Excel saves it), TSV or xlsx
     rows = [(line, {k: "" if v is None else str(v) for k, v in r.items()}) for line, r in table]
     fields = table.columns or []
     if "id" not in fields:

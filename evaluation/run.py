@@ -26,6 +26,7 @@ class RunConfig:
 
     model_ref: str = "current"
     data: Path | None = None
+    encoding: str | None = None  # of `data`; default detected (UTF-8, UTF-8 with BOM, GB18030)
     default_sets: bool = False
     against: str | None = None
     out_dir: Path = Path("reports")
@@ -111,7 +112,7 @@ def run_evaluation(
     notes: list[str] = []
     sets: list[EvalSet] = []
     if cfg.data is not None:
-        sets.append(file_set(Path(cfg.data), folder))
+        sets.append(file_set(Path(cfg.data), folder, cfg.encoding))
     if cfg.default_sets:
         found, more = default_sets(folder, settings, cfg.max_per_set)
         sets += found

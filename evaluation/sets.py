@@ -215,11 +215,11 @@ def default_sets(
     return ordered(found), notes
 
 
-def file_set(path: Path, folder: ModelFolder) -> EvalSet:
-    """A user's labelled-letters file (JSONL or CSV, any subset of heads); InputFileError on bad rows."""
+def file_set(path: Path, folder: ModelFolder, encoding: str | None = None) -> EvalSet:
+    """A user's labelled-letters file (JSONL, CSV, TSV or xlsx, any subset of heads); InputFileError on bad rows."""
     from xinfang.labels import read_labelled
 
-    letters = read_labelled(path, folder.schema)
+    letters = read_labelled(path, folder.schema, encoding=encoding)
     return EvalSet(
         "data",
         f"{Path(path).name}（用户提供的标注信件）",

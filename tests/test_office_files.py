@@ -205,3 +205,53 @@ def test_stdin_to_stdout(cli: CliRunner, tmp_path: Path):  # noqa: F811
     errors = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
     assert [(e["line"], e["reason"]) for e in errors] == [(7, "empty_text")]
     assert not list(tmp_path.glob("-*"))  # no side files named after '-'
+
+
+# --- the review loop through Excel ---------------------------------------------------------------------------
+
+def test_review_file_saved_by_excel_imports(tiny_model_dir: Path, tmp_path: Path):
+    """A review CSV exported with a BOM, corrected in Excel and saved as GB18030 CSV or as xlsx, imports."""
+    from xinfang.evaluation.review import export_review, import_review
+    from xinfang.model_folder import ModelFolder
+
+    letters = excel_csv(tmp_path / "letters.csv", ["id", "text", "sector"],
+                        [["R1", "村里低保补贴被村干部克扣", "城乡建设"], ["R2", "工厂排放污水", "环境保护"]])
+    exported = tmp_path / "review.csv"
+    export_review(ModelFolder(tiny_model_dir), letters, exported)
+    assert exported.read_bytes().startswith(b"\xef\xbb\xbfid,")
+    with exported.open(encoding="utf-8-sig", newline="") as f:
+        table = list(csv.reader(f))
+    header, rows = table[0], table[1:]
+    for row in rows:
+        row[header.index("corrected_sector")] = "劳动和社会保障"
+        row[header.index("reviewer")] = "王审核"
+    saved_csv = excel_csv(tmp_path / "review-saved.csv", header, rows)  # Excel's "CSV" on Chinese Windows
+    saved_xlsx = write_xlsx(tmp_path / "review-saved.xlsx", [header, *rows])
+    target = Settings(models_dir=tmp_path / "models", data_dir=tmp_path / "data")
+    for saved in (saved_csv, saved_xlsx):
+        done = import_review(saved, target)
+        assert done.n_letters == 2 and done.masked_text == 0, saved
+        got = [json.loads(line) for line in done.path.read_text(encoding="utf-8").splitlines()]
+        assert [(g["id"], g["text"], g["sector"]) for g in got] == [
+            ("R1", "村里低保补贴被村干部克扣", "labour_social_security"),
+            ("R2", "工厂排放污水", "labour_social_security")], saved
+
+
+def test_review_export_to_stdout_and_import_from_stdin(cli: CliRunner, tiny_model_dir: Path,  # noqa: F811
+                                                       tmp_path: Path):
+    from xinfang.cli import app
+
+    letters = excel_csv(tmp_path / "letters.csv", ["id", "text", "sector"], [["R1", "工厂排放污水", "环境保护"]])
+    res = cli.invoke(app, ["review", "export", str(letters), "--model", str(tiny_model_dir), "-o", "-"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout_bytes.startswith(b"\xef\xbb\xbfid,") and "工厂排放污水" in res.stdout
+    rows = list(csv.reader(io.StringIO(res.stdout.lstrip("\ufeff"))))
+    rows[1][rows[0].index("corrected_sector")] = "交通运输"
+    rows[1][rows[0].index("reviewer")] = "王审核"
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    res = cli.invoke(app, ["review", "import", "-", "--out-dir", str(tmp_path / "rev"), "--encoding", "gb18030"],
+                     input=buf.getvalue().encode("gb18030"))
+    assert res.exit_code == 0, res.output
+    [written] = (tmp_path / "rev").glob("*.jsonl")
+    assert json.loads(written.read_text(encoding="utf-8"))["sector"] == "transport"

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from xinfang.cli_classify import classify_cmd
-from xinfang.cli_support import LogLevel, TrainProfile, console, show_version
+from xinfang.cli_support import EncodingOption, LogLevel, TrainProfile, console, show_version
 from xinfang.cli_support import fail as _fail
 from xinfang.errors import XinfangError
 from xinfang.precision import Precision
@@ -208,7 +208,8 @@ app.command("classify")(classify_cmd)  # xinfang/cli_classify.py
 
 @app.command("evaluate")
 def evaluate_cmd(
-    data: Annotated[Path | None, typer.Argument(help="labelled letters, JSONL or CSV (any heads)")] = None,
+    data: Annotated[Path | None, typer.Argument(help="labelled letters, JSONL, CSV, TSV or xlsx (any heads); "
+                                                "'-' reads standard input")] = None,
     model: Annotated[str, typer.Option(help="'current', a version, name/version or a folder")] = "current",
     against: Annotated[str, typer.Option(help="another model to compare with; regressions are flagged")] = "",
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for report.html and metrics.json")] = Path(
@@ -223,17 +224,20 @@ def evaluate_cmd(
     fp32: Annotated[bool, typer.Option(help="compare the int8 graph with fp32")] = True,
     max_per_set: Annotated[int, typer.Option(help="cap on COLD dev letters, seeded sample (0 = all)")] = 1500,
     folds: Annotated[int, typer.Option(help="folds of the baseline's cross-validation")] = 5,
+    encoding: EncodingOption = "",
 ) -> None:
     """Report for evaluators (HTML + metrics.json), a TF-IDF baseline beside every figure; prints its path."""
     from xinfang.evaluation.evaluate import Options
     from xinfang.evaluation.run import RunConfig, run_evaluation
+    from xinfang.tables import local_input
 
-    cfg = RunConfig(model_ref=model, data=data, default_sets=default, against=against or None, out_dir=out,
+    cfg = RunConfig(model_ref=model, data=data, encoding=encoding or None, default_sets=default, against=against or None, out_dir=out,
                     cv_results=cv_results, with_baseline=baseline, with_fp32=fp32,
                     max_per_set=max_per_set or None, folds=folds,
                     options=Options(tolerance=tolerance, class_tolerance=class_tolerance))
     try:
-        path = run_evaluation(cfg, say=lambda m: console.print(f"[dim]{m}[/]"))
+        with local_input(data) as cfg.data:
+            path = run_evaluation(cfg, say=lambda m: console.print(f"[dim]{m}[/]"))
     except XinfangError as exc:
         raise _fail(exc) from None
     except ImportError as exc:
@@ -249,13 +253,16 @@ app.add_typer(review_app, name="review")
 
 @review_app.command("export")
 def review_export(
-    data: Annotated[Path, typer.Argument(help="letters, JSONL or CSV (labels optional)")],
+    data: Annotated[Path, typer.Argument(help="letters, JSONL, CSV, TSV or xlsx (labels optional); '-' reads "
+                                         "standard input")],
     model: Annotated[str, typer.Option(help="'current', a version, name/version or a folder")] = "current",
-    out: Annotated[Path, typer.Option("--out", "-o", help="review CSV to write")] = Path("review.csv"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="review CSV to write (with a BOM, for Excel); '-' "
+                                      "writes standard output")] = Path("review.csv"),
     limit: Annotated[int, typer.Option(help="at most this many letters (0 = all)")] = 0,
     select: Annotated[tuple[str, int], typer.Option(
         help="which letters: 'flagged 0' (confusions, low confidence, suspected label errors) or "
              "'uncertain N' (the N letters whose labels would teach the next training run most)")] = ("flagged", 0),
+    encoding: EncodingOption = "",
 ) -> None:
     """Write confusions, low-confidence letters and suspected label errors (or, with --select uncertain N,
     the letters most worth labelling next) to a CSV for reviewers (personal data masked; fill
@@ -263,6 +270,7 @@ def review_export(
     from xinfang.config import get_settings
     from xinfang.evaluation.review import export_review
     from xinfang.model_folder import ModelFolder
+    from xinfang.tables import local_input, local_output
 
     settings = get_settings()
     try:
@@ -270,27 +278,33 @@ def review_export(
         kind, n = select
         if kind not in {"flagged", "uncertain"} or (kind == "uncertain" and n < 1):
             raise typer.BadParameter("--select is 'flagged 0' or 'uncertain N' with N >= 1")
-        res = export_review(folder, data, out, limit or None, settings.threads,
-                            uncertain=n if kind == "uncertain" else None)
+        with local_input(data) as letters, local_output(out) as target:
+            res = export_review(folder, letters, target, limit or None, settings.threads,
+                                uncertain=n if kind == "uncertain" else None, encoding=encoding or None)
     except XinfangError as exc:
         raise _fail(exc) from None
-    console.print(f"{res.n_rows} of {res.n_letters} letters to review written to {res.path} "
+    console.print(f"{res.n_rows} of {res.n_letters} letters to review written to {out} "
                   f"({', '.join(f'{k} {v}' for k, v in res.reasons.items()) or 'nothing flagged'})")
 
 
 @review_app.command("import")
 def review_import(
-    review_csv: Annotated[Path, typer.Argument(metavar="REVIEW_CSV", help="a filled review CSV")],
+    review_csv: Annotated[Path, typer.Argument(metavar="REVIEW_CSV", help="a filled review file: CSV (as Excel "
+                                               "saves it), TSV or xlsx; '-' reads standard input")],
     reviewer: Annotated[str, typer.Option(help="reviewer for rows whose reviewer cell is empty")] = "",
     data: Annotated[Path | None, typer.Option(help="the exported letters file, if it moved")] = None,
     out_dir: Annotated[Path | None, typer.Option(help="default <data dir>/reviews")] = None,
+    encoding: EncodingOption = "",
 ) -> None:
     """Bring reviewers' corrected labels into the training data (JSONL with provenance)."""
     from xinfang.config import get_settings
     from xinfang.evaluation.review import import_review
+    from xinfang.tables import local_input
 
     try:
-        res = import_review(review_csv, get_settings(), reviewer or None, data, out_dir)
+        with local_input(review_csv) as review_file:
+            res = import_review(review_file, get_settings(), reviewer or None, data, out_dir,
+                                encoding=encoding or None)
     except XinfangError as exc:
         raise _fail(exc) from None
     if res.path is None:

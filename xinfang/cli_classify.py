@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from xinfang.batch.choices import BatchEngine, OutputFormat
-from xinfang.cli_support import ExitCode, console, fail
+from xinfang.cli_support import EncodingOption, ExitCode, console, fail
 from xinfang.errors import XinfangError
 from xinfang.precision import Precision
 from xinfang.tables import TableFormat
@@ -27,8 +27,7 @@ def classify_cmd(
     errors: Annotated[Path | None, typer.Option(help="error rows; default OUTPUT.errors.jsonl")] = None,
     input_format: Annotated[TableFormat | None, typer.Option("--format", help="input format; default by "
                                                              "suffix, else sniffed")] = None,
-    encoding: Annotated[str, typer.Option(help="input encoding (e.g. gb18030, big5, utf-16); default detected: "
-                                          "UTF-8, UTF-8 with BOM or GB18030/GBK")] = "",
+    encoding: EncodingOption = "",
     output_format: Annotated[OutputFormat | None, typer.Option(help="default by suffix")] = None,
     id_column: Annotated[str, typer.Option(help="field holding the letter id")] = "id",
     text_column: Annotated[str, typer.Option(help="field holding the letter text")] = "text",

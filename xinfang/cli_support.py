@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 console = Console(stderr=True)
+EncodingOption = Annotated[str, typer.Option(
+    help="input encoding (e.g. gb18030, big5, utf-16); default detected: UTF-8, UTF-8 with BOM or GB18030/GBK")]
 
 
 class ExitCode(IntEnum):

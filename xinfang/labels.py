@@ -98,7 +98,9 @@ def iter_records(path: str | Path, fmt: str | None = None, encoding: str | None 
     yield from Records(path, fmt, encoding)
 
 
-def read_labelled(path: str | Path, schema: Schema, source: str = "user") -> list[LabelledLetter]:
-    """Read and validate a labelled-letters file (JSONL, CSV, TSV or xlsx)."""
+def read_labelled(path: str | Path, schema: Schema, source: str = "user", encoding: str | None = None
+                  ) -> list[LabelledLetter]:
+    """Read and validate a labelled-letters file (JSONL, CSV, TSV or xlsx; `encoding` default detected)."""
     p = Path(path)
-    return [letter_from_record(rec, schema, p, line, default_source=source) for line, rec in iter_records(p)]
+    return [letter_from_record(rec, schema, p, line, default_source=source)
+            for line, rec in iter_records(p, encoding=encoding)]

@@ -233,12 +233,12 @@ class Records:
             yield n, record
 
 
-# --- standard input ---------------------------------------------------------------------------------------
+# --- standard input and output ------------------------------------------------------------------------------
 
 @contextmanager
-def local_input(path: Path) -> Iterator[Path]:
-    """`path` itself; for '-', standard input copied to a temporary file first (the readers go over a
-    file more than once: encoding, row count, letters)."""
+def local_input(path: Path | None) -> Iterator[Path | None]:
+    """`path` itself (None too); for '-', standard input copied to a temporary file first (the readers go
+    over a file more than once: encoding, row count, letters)."""
     if not is_stdio(path):
         yield path
         return
@@ -247,3 +247,19 @@ def local_input(path: Path) -> Iterator[Path]:
         with copy.open("wb") as f:
             shutil.copyfileobj(sys.stdin.buffer, f)
         yield copy
+
+
+@contextmanager
+def local_output(path: Path) -> Iterator[Path]:
+    """`path` itself; for '-', a temporary file whose bytes go to standard output once it is written."""
+    if not is_stdio(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="xinfang-stdout-") as tmp:
+        out = Path(tmp) / "stdout"
+        yield out
+        if out.exists():
+            with out.open("rb") as f:
+                sys.stdout.flush()
+                shutil.copyfileobj(f, sys.stdout.buffer)
+                sys.stdout.buffer.flush()

@@ -39,7 +39,8 @@ class PgCluster:
     def __init__(self, bindir: Path):
         self.bindir = bindir
         self.user = "postgres" if os.geteuid() == 0 else None
-        self.folder = Path(tempfile.mkdtemp(prefix="xinfang-pg-"))
+        # as root, in /tmp: TMPDIR may lie under a folder the postgres user cannot enter
+        self.folder = Path(tempfile.mkdtemp(prefix="xinfang-pg-", dir="/tmp" if self.user else None))
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)

@@ -20,6 +20,7 @@ from xinfang.result import LetterResult
 from xinfang.serving.auth import KeyGate
 from xinfang.serving.batcher import MicroBatcher
 from xinfang.serving.errors import install_error_handlers
+from xinfang.serving.key_routes import keys_router
 from xinfang.serving.keys import KeyRing
 from xinfang.serving.limits import BodyGuard
 from xinfang.serving.logs import attach_redaction
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, engine: Scores | None = None
     install_error_handlers(app)
     app.include_router(v1)
     app.include_router(ops)
+    app.include_router(keys_router)  # /v1/keys: admin keys manage keys
     app.include_router(review_router)  # /review: the evaluators' page (HTML, session login)
     app.include_router(metrics_router)
     app.openapi = with_limits(app, settings)  # type: ignore[method-assign]

@@ -19,6 +19,7 @@ from xinfang.serving.app import create_app
 from xinfang.serving.keys import Role, create_key, hash_key
 from xinfang.serving.review.files import export_corrections, load_batch
 from xinfang.serving.review.session import review_store
+from xinfang.serving.review.store import Change
 from xinfang.sources import review_files
 
 PHONE = "13912345678"
@@ -162,3 +163,61 @@ def test_review_load_joins_texts_by_id(page, tmp_path):
     row = page.store.letter("b-1")
     assert row.source == "batch" and row.text == rows[0]["text"] and row.given_labels["sector"]
     assert row.submitter_hash and row.submitter_hash != "s-9"
+
+
+def test_admin_manages_keys_and_a_revoked_key_ends_its_sessions(page):
+    client = page.client
+    admin = {**auth(page.keys[Role.admin]), "Content-Type": "application/json"}  # BodyGuard: every /v1 write
+    assert client.get("/v1/keys", headers=auth(page.keys[Role.intake])).json()["error"]["code"] == "forbidden_role"
+    listed = {k["label"]: k["role"] for k in client.get("/v1/keys", headers=admin).json()}
+    assert listed["reviewer-1"] == "reviewer" and listed["old-clerk"] == "intake"
+    r = client.post("/v1/keys", json={"label": "li", "role": "reviewer"}, headers=admin)
+    assert r.status_code == 201 and r.json()["role"] == "reviewer"
+    assert client.post("/v1/keys", json={"label": "li"}, headers=admin).status_code == 409
+    browser = TestClient(client.app)
+    login(browser, r.json()["key"])
+    assert browser.get("/review/queues/human").status_code == 200
+    assert client.delete("/v1/keys/li", headers=admin).status_code == 204
+    gone = browser.get("/review/queues/human", follow_redirects=False)
+    assert gone.status_code == 303 and "/review/login" in gone.headers["location"]
+    assert client.delete("/v1/keys/li", headers=admin).status_code == 404
+
+
+def test_letters_enter_the_review_store_only_when_texts_are_kept(tmp_path, tiny_model_dir):
+    settings = make_settings(tmp_path, auth_enabled=False)
+    with TestClient(create_app(settings, engine=Engine(tiny_model_dir, precision="int8"))) as client:
+        assert client.post("/v1/letters:score", json={"id": "x-1", "text": LETTER}).status_code == 200
+        assert review_store(client.app.state.xinfang).letters() == []
+        login(client, "")  # authentication off: the local user reviews, masked
+        assert client.get("/review/queues/human").status_code == 200
+
+
+def test_review_load_and_corrections_commands(page, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from xinfang.cli import app
+    from xinfang.config import get_settings
+
+    texts = tmp_path / "in.jsonl"
+    texts.write_text(json.dumps({"id": "c-1", "text": LETTERS[1]["text"]}, ensure_ascii=False) + "\n", "utf-8")
+    result = page.client.post("/v1/letters:batch", json={"letters": [{"id": "c-1", "text": LETTERS[1]["text"]}]},
+                              headers=auth(page.keys[Role.intake])).json()["results"][0]
+    output = tmp_path / "out.jsonl"
+    output.write_text(json.dumps(result) + "\n", encoding="utf-8")
+    monkeypatch.setenv("XINFANG_STATE_DIR", str(page.settings.state_dir))
+    monkeypatch.setenv("XINFANG_REVIEWS_DIR", str(tmp_path / "reviews"))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        r = runner.invoke(app, ["review", "load", str(output), "--texts", str(texts)])
+        assert r.exit_code == 0 and "1 letters" in r.output, r.output
+        assert page.store.letter("c-1").source == "batch"
+        page.store.correct("c-1", [Change("abusive", True, "set", False)], "reviewer-1", "reviewer", "tiny/v0")
+        r = runner.invoke(app, ["review", "corrections"])
+        assert r.exit_code == 0, r.output
+        exported = read_labelled(tmp_path / "reviews" / "review-page.jsonl", load_schema())
+        assert {x.id: x.labels for x in exported}["c-1"] == {"abusive": True}
+        bad = runner.invoke(app, ["review", "load", str(texts), "--texts", str(texts)])
+        assert bad.exit_code == 3 and "in.jsonl:1" in bad.output  # unreadable input: file and line named
+    finally:
+        get_settings.cache_clear()

@@ -49,3 +49,32 @@ def test_apikey_commands(tmp_path):
     r = runner.invoke(app, ["apikey", "revoke", "--label", "ops", "--keys-file", str(path)])
     assert r.exit_code == 0 and read_keys(path) == []
     assert runner.invoke(app, ["serve", "--help"]).exit_code == 0
+
+
+def test_roles_in_the_keys_file(tmp_path):
+    from xinfang.serving.keys import Permission, Role
+
+    path = tmp_path / "keys"
+    key = create_key(path, "lead", Role.supervisor)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"{hash_key('xf_old')} old-clerk\n")  # a line written before roles: intake
+    entries = {e.label: e for e in read_keys(path)}
+    assert entries["lead"].role is Role.supervisor and entries["old-clerk"].role is Role.intake
+    ring = KeyRing(path)
+    assert ring.identify(key).may(Permission.unmasked) and not ring.identify(key).may(Permission.score)
+    assert ring.identify("xf_old").may(Permission.score) and not ring.identify("xf_old").may(Permission.review)
+    assert revoke_key(path, "old-clerk") == 1 and read_keys(path)[0].role is Role.supervisor  # kept on rewrite
+    path.write_text(f"{hash_key('x')} someone boss\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=":1"):
+        read_keys(path)
+
+
+def test_apikey_create_with_a_role(tmp_path):
+    path = tmp_path / "keys"
+    runner = CliRunner()
+    r = runner.invoke(app, ["apikey", "create", "--label", "zhang", "--role", "reviewer", "--keys-file", str(path)])
+    assert r.exit_code == 0, r.output
+    assert read_keys(path)[0].role.value == "reviewer"
+    assert "reviewer" in runner.invoke(app, ["apikey", "list", "--keys-file", str(path)]).stdout
+    r = runner.invoke(app, ["apikey", "create", "--label", "li", "--role", "boss", "--keys-file", str(path)])
+    assert r.exit_code == 2 and "role" in r.output and len(read_keys(path)) == 1

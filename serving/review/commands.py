@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from xinfang.config import get_settings
+from xinfang.errors import XinfangError
 from xinfang.schema import load_schema
 from xinfang.serving.review.files import export_corrections, load_batch
 from xinfang.serving.review.store import ReviewStore
-from xinfang.serving.store import ResultsStore
+from xinfang.serving.store import ResultsStore, StoreUnavailable
 
 
 def _open(url: str) -> tuple[ResultsStore, ReviewStore]:
-    results = ResultsStore(url)
+    try:
+        results = ResultsStore(url)
+    except StoreUnavailable as exc:
+        raise XinfangError(str(exc)) from None
     return results, ReviewStore(results.engine)
 
 

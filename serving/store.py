@@ -160,7 +160,11 @@ class ResultsStore:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_s}
         elif parsed.get_backend_name() == "postgresql":  # a server away fails a request, never hangs it
             kwargs["connect_args"] = {"connect_timeout": max(2, math.ceil(busy_timeout_s))}
-        self.engine: SqlEngine = create_engine(parsed, **kwargs)
+        try:
+            self.engine: SqlEngine = create_engine(parsed, **kwargs)
+        except ImportError as exc:  # the URL names a driver this environment lacks
+            extra = "" if is_sqlite else " (the postgres extra installs psycopg 3: postgresql+psycopg://...)"
+            raise StoreUnavailable(f"no database driver {exc.name!r} for the results store {self.url}{extra}") from None
         if self.file is not None:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:

@@ -106,6 +106,8 @@ def test_db_upgrade_command(store_url: str):
     assert again.exit_code == 0 and f"already at revision {head_revision()}" in again.output
     bad = runner.invoke(cli, ["db", "upgrade", "--url", "postgresql+psycopg://nobody@/none?host=/nonexistent"])
     assert bad.exit_code == 2 and "cannot open the results store" in bad.output
+    no_driver = runner.invoke(cli, ["db", "upgrade", "--url", "postgresql+pg8000://nobody@/none"])
+    assert no_driver.exit_code == 2 and "no database driver 'pg8000'" in no_driver.output
 
 
 def test_workers_starting_together_upgrade_once(postgres_cluster):

@@ -10,12 +10,29 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from xinfang.errors import XinfangError
+from xinfang.serving.api_models import ErrorBody
 from xinfang.serving.auth import require_api_key
 from xinfang.serving.errors import ApiError
 from xinfang.serving.keys import KeyEntry, Role, create_key, read_keys, revoke_key
+from xinfang.serving.rate_limits import enforce_rate_limit
 from xinfang.serving.state import AppState, StateDep
 
-keys_router = APIRouter(prefix="/v1/keys", tags=["keys"], dependencies=[Depends(require_api_key)])
+
+def _error(text: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": text}
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("`bad_request`"), 401: _error("`missing_api_key`"),
+    403: _error("`invalid_api_key`, `forbidden_role`: only a key with role admin manages keys"),
+    404: _error("`not_found`: no key with this label"), 408: _error("`body_timeout`"),
+    409: _error("`key_exists` (labels are unique), `auth_disabled` (authentication is off)"),
+    413: _error("`body_too_large`"), 415: _error("`unsupported_media_type`: not JSON"),
+    422: _error("`invalid_json`, `invalid_request`"), 429: _error("`rate_limited` (see Retry-After)"),
+    503: _error("`not_ready`"),
+}
+keys_router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=_ERRORS,
+                        dependencies=[Depends(require_api_key), Depends(enforce_rate_limit)])
 
 
 class KeyInfo(BaseModel):

@@ -48,7 +48,8 @@ log = logging.getLogger("xinfang.serving.routes")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "`bad_request`: a request the framework cannot parse"},
     401: {"model": ErrorBody, "description": "`missing_api_key`"},
-    403: {"model": ErrorBody, "description": "`invalid_api_key`"},
+    403: {"model": ErrorBody, "description": "`invalid_api_key`, `forbidden_role` (only keys with role intake "
+          "score letters)"},
     408: {"model": ErrorBody, "description": "`body_timeout`: the body did not arrive within body_timeout_s"},
     413: {"model": ErrorBody, "description": "`body_too_large`: more than max_body_bytes"},
     415: {"model": ErrorBody, "description": "`unsupported_media_type`: not JSON"},

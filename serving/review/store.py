@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from xinfang.serving.review.models import ReviewCorrection, ReviewLetter, ReviewSession, UnmaskedView
 from xinfang.serving.store import utcnow
@@ -41,6 +41,7 @@ class ReviewStore:
 
     def __init__(self, engine: SqlEngine):
         self.engine = engine  # its tables are made by the results store's migrations
+        self._letters: tuple[int | None, list[ReviewLetter]] | None = None
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -51,11 +52,19 @@ class ReviewStore:
             s.add_all(rows)
 
     def letters(self) -> list[ReviewLetter]:
-        """The newest row of every letter id, oldest letter first."""
+        """The newest row of every letter id, oldest letter first, without their texts (for the queues).
+        The table is append-only, so the list is kept until a row is added (by any process)."""
         newest = select(func.max(ReviewLetter.row_id)).group_by(ReviewLetter.letter_id)
-        stmt = select(ReviewLetter).where(ReviewLetter.row_id.in_(newest)).order_by(ReviewLetter.row_id)
+        stmt = (select(ReviewLetter).options(defer(ReviewLetter.text, raiseload=True))
+                .where(ReviewLetter.row_id.in_(newest)).order_by(ReviewLetter.row_id))
         with self._session() as s:
-            return list(s.scalars(stmt))
+            last = s.scalar(select(func.max(ReviewLetter.row_id)))
+            cached = self._letters
+            if cached is not None and cached[0] == last:
+                return cached[1]
+            rows = list(s.scalars(stmt))
+        self._letters = (last, rows)
+        return rows
 
     def letter(self, letter_id: str) -> ReviewLetter | None:
         stmt = (select(ReviewLetter).where(ReviewLetter.letter_id == letter_id)

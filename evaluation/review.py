@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
@@ -18,7 +17,7 @@ from xinfang.errors import InputFileError
 from xinfang.labels import LabelValue, iter_records, parse_label
 from xinfang.model_folder import ModelFolder, ModelNotFound
 from xinfang.schema import Head, HeadKind, Schema
-from xinfang.tables import Records
+from xinfang.tables import Records, write_table
 
 FIXED_COLUMNS = ("id", "reasons", "text_masked")
 TAIL_COLUMNS = ("reviewer", "note", "model", "source_file", "text_sha256")
@@ -136,34 +135,32 @@ def export_review(
         ]
     columns += list(TAIL_COLUMNS)
     model_ref = f"{folder.name}/{folder.version}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns)
-        w.writeheader()
-        for i in order:
-            x = letters[i]
-            row: dict[str, Any] = {
-                "id": x.id,
-                "reasons": "; ".join(reasons[i]),
-                "text_masked": mask_pii(x.text),
-                "reviewer": "",
-                "note": "",
-                "model": model_ref,
-                "source_file": str(Path(data).resolve()),
-                "text_sha256": sha256_text(x.text),
-            }
-            for head in schema.heads:
-                c = cells[head.name][i]
-                row.update(
-                    {
-                        f"label_{head.name}": _label_cell(head, x.labels.get(head.name)),
-                        f"pred_{head.name}": c["pred"],
-                        f"conf_{head.name}": c["conf"],
-                        f"probs_{head.name}": c["probs"],
-                        f"corrected_{head.name}": "",
-                    }
-                )
-            w.writerow(row)
+    table: list[dict[str, Any]] = []
+    for i in order:
+        x = letters[i]
+        row: dict[str, Any] = {
+            "id": x.id,
+            "reasons": "; ".join(reasons[i]),
+            "text_masked": mask_pii(x.text),
+            "reviewer": "",
+            "note": "",
+            "model": model_ref,
+            "source_file": str(Path(data).resolve()),
+            "text_sha256": sha256_text(x.text),
+        }
+        for head in schema.heads:
+            c = cells[head.name][i]
+            row.update(
+                {
+                    f"label_{head.name}": _label_cell(head, x.labels.get(head.name)),
+                    f"pred_{head.name}": c["pred"],
+                    f"conf_{head.name}": c["conf"],
+                    f"probs_{head.name}": c["probs"],
+                    f"corrected_{head.name}": "",
+                }
+            )
+        table.append(row)
+    write_table(out, columns, table)  # CSV with a BOM for Excel, or .xlsx
     return ExportResult(out, len(letters), len(order), counts)
 
 

@@ -89,3 +89,12 @@ def test_exit_codes(cli: CliRunner, tmp_path: Path):
     assert res.exit_code == ExitCode.no_model == 4 and "no model 'no-such-model'" in res.output
     res = cli.invoke(app, ["evaluate", str(good), "--model", "no-such-model"])
     assert res.exit_code == 4, res.output
+
+
+def test_the_readme_documents_every_exit_code():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Exit codes", 1)[1].split("\n#", 1)[0]
+    documented = {0: "done", 1: "done with error rows", 2: "usage error", 3: "unreadable input", 4: "no model"}
+    assert {int(c) for c in ExitCode} == set(documented)
+    for code, words in documented.items():
+        assert f"`{code}` {words}" in " ".join(section.split()), code

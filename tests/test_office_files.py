@@ -86,6 +86,14 @@ def test_utf8_with_and_without_bom_and_gbk_are_detected(tmp_path: Path):
         assert [r.text for r in read_letters(src) if isinstance(r, Letter)] == [r[1] for r in rows], name
 
 
+def test_excel_unicode_text_utf16_tab_separated(tmp_path: Path):
+    """Excel's 'Unicode text' (.txt): UTF-16 with a BOM, tab-separated; sniffed and detected."""
+    src = tmp_path / "来信.txt"
+    src.write_bytes('编号\t内容\r\nA1\t第一封信\r\nA2\t"两行\n的信"\r\n'.encode("utf-16"))
+    got = [(r.line, r.id, r.text) for r in read_letters(src, columns=Columns("编号", "内容", None))]
+    assert got == [(2, "A1", "第一封信"), (3, "A2", "两行\n的信")]
+
+
 def test_a_damaged_row_of_a_utf8_file_is_an_error_row_not_a_failure(tmp_path: Path):
     src = tmp_path / "in.csv"
     src.write_bytes("id,text\nu1,第一封\nu2,第二封\n".encode() + b"u3,\xff\xfe broken\n" + "u4,第四封\n".encode())
@@ -255,3 +263,26 @@ def test_review_export_to_stdout_and_import_from_stdin(cli: CliRunner, tiny_mode
     assert res.exit_code == 0, res.output
     [written] = (tmp_path / "rev").glob("*.jsonl")
     assert json.loads(written.read_text(encoding="utf-8"))["sector"] == "transport"
+
+
+def test_review_export_to_xlsx_round_trip(tiny_model_dir: Path, tmp_path: Path):
+    from openpyxl import load_workbook
+
+    from xinfang.evaluation.review import export_review, import_review
+    from xinfang.model_folder import ModelFolder
+
+    letters = tmp_path / "letters.jsonl"
+    letters.write_text(json.dumps({"id": "X1", "text": "村务财务多年不公开\x0b请查"}, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
+    out = tmp_path / "review.xlsx"
+    export_review(ModelFolder(tiny_model_dir), letters, out)
+    book = load_workbook(out)
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    assert sheet.cell(2, header.index("text_masked") + 1).value == "村务财务多年不公开请查"  # \x0b: not in xlsx
+    sheet.cell(2, header.index("corrected_sector") + 1).value = "城乡建设"
+    sheet.cell(2, header.index("reviewer") + 1).value = "王审核"
+    book.save(out)
+    done = import_review(out, Settings(models_dir=tmp_path / "models", data_dir=tmp_path / "data"))
+    got = json.loads(done.path.read_text(encoding="utf-8"))
+    assert (got["id"], got["sector"], got["text"]) == ("X1", "urban_construction", "村务财务多年不公开\x0b请查")

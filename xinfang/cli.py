@@ -256,8 +256,9 @@ def review_export(
     data: Annotated[Path, typer.Argument(help="letters, JSONL, CSV, TSV or xlsx (labels optional); '-' reads "
                                          "standard input")],
     model: Annotated[str, typer.Option(help="'current', a version, name/version or a folder")] = "current",
-    out: Annotated[Path, typer.Option("--out", "-o", help="review CSV to write (with a BOM, for Excel); '-' "
-                                      "writes standard output")] = Path("review.csv"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="review file to write: CSV (with a BOM, for Excel), "
+                                      "TSV or .xlsx, by suffix; '-' writes CSV to standard output")] = Path(
+        "review.csv"),
     limit: Annotated[int, typer.Option(help="at most this many letters (0 = all)")] = 0,
     select: Annotated[tuple[str, int], typer.Option(
         help="which letters: 'flagged 0' (confusions, low confidence, suspected label errors) or "

@@ -1,4 +1,4 @@
-"""Reading the files people bring (JSONL; CSV and TSV in UTF-8, UTF-8 with BOM or GB18030/GBK; xlsx): format, encoding, lines, sheet rows, records."""
+"""The files people bring and take (JSONL; CSV and TSV in UTF-8, UTF-8 with BOM or GB18030/GBK; xlsx): format, encoding, lines, sheet rows, records, tables."""
 
 from __future__ import annotations
 
@@ -231,6 +231,33 @@ class Records:
             if not isinstance(record, dict):
                 raise InputFileError(self.path, "each line must be a JSON object", line=n)
             yield n, record
+
+
+# --- tables for people --------------------------------------------------------------------------------------
+
+def write_table(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """Rows for people: an .xlsx workbook (openpyxl; characters a workbook cannot hold dropped), a .tsv, or
+    else CSV, both UTF-8 with a byte order mark so that Excel shows the Chinese."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = _SUFFIXES.get(path.suffix.lower(), TableFormat.csv)
+    if fmt is TableFormat.xlsx:
+        try:
+            from openpyxl import Workbook
+            from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+        except ImportError:
+            raise XinfangError("writing .xlsx needs openpyxl: pip install openpyxl") from None
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet()
+        sheet.append(columns)
+        for row in rows:
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v := row.get(c, ""), str) else v
+                          for c in columns])
+        book.save(path)
+        return
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, delimiter="\t" if fmt is TableFormat.tsv else ",")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 # --- standard input and output ------------------------------------------------------------------------------

@@ -98,3 +98,15 @@ def test_the_readme_documents_every_exit_code():
     assert {int(c) for c in ExitCode} == set(documented)
     for code, words in documented.items():
         assert f"`{code}` {words}" in " ".join(section.split()), code
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("xinfang classify --engine ", ["local", "ray"]),
+    ("xinfang classify --format ", ["jsonl", "csv", "tsv", "xlsx"]),
+    ("xinfang classify --precision ", ["auto", "int8", "fp32"]),
+    ("xinfang train --profile ", ["quick", "full", "tiny"]),
+])
+def test_the_shell_completes_the_choices(words: str, expected: list[str]):
+    res = CliRunner().invoke(app, [], prog_name="xinfang",
+                             env={"_XINFANG_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": "3"})
+    assert res.stdout.split() == expected, res.output

@@ -1,4 +1,5 @@
-"""Batch classify on a local Ray (Ray Data, Engine actors): same results, errors and resume as locally."""
+"""Batch classify on a local Ray (one pool of long-lived Engine actors per job): same results, errors and resume
+as locally; the actors score every chunk of the job."""
 
 from __future__ import annotations
 
@@ -11,11 +12,27 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-pytest.importorskip("ray.data", reason="Ray is not installed (pip install -e '.[distributed]')")
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own deprecated settings
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[distributed]')")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray's own deprecated settings
 
+from xinfang.batch.chunks import Chunk, LocalScorer  # noqa: E402
+from xinfang.batch.dedup import new_hasher  # noqa: E402
 from xinfang.batch.job import ClassifyOptions, JobFiles, run_classify  # noqa: E402
+from xinfang.batch.ray_runner import RayScorer  # noqa: E402
+from xinfang.batch.records import Letter  # noqa: E402
 from xinfang.config import Settings  # noqa: E402
+from xinfang.engine import Engine  # noqa: E402
+from xinfang.model_folder import ModelFolder  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    """One local Ray for the module (starting one costs seconds); a scorer leaves a Ray it did not start up."""
+    import logging
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    yield
+    ray.shutdown()
 
 PHRASES = ["我实名举报某街道办副主任", "收受工程老板红包", "低保补贴被克扣", "工程招投标围标串标",
            "校长违规收费", "医院院长收受回扣", "公交线路太少", "工地夜间施工扰民", "拆迁补偿不公开",
@@ -38,7 +55,7 @@ def test_ray_engine_matches_local_and_resumes(tiny_model_dir: Path, tmp_path: Pa
     rows = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _rows(44))
     src.write_text(rows + "{oops\n", encoding="utf-8")
     settings = Settings(models_dir=tiny_model_dir.parent.parent, cache_dir=tmp_path / "cache", batch_size=8,
-                        ray_window=24, ray_concurrency=2, ray_num_cpus=2, state_dir=tmp_path / "state")
+                        ray_concurrency=2, ray_num_cpus=2, state_dir=tmp_path / "state")
 
     def classify(out: Path, engine: str) -> dict:
         opts = ClassifyOptions(input=src, output=out, model="tiny/v0", precision="fp32", engine=engine,
@@ -67,3 +84,24 @@ def test_ray_engine_matches_local_and_resumes(tiny_model_dir: Path, tmp_path: Pa
     assert sorted((e["line"], e["reason"]) for e in errors) == [(13, "empty_text"), (45, "malformed_row")]
     assert report["engine"] == "ray" and report["this_run"]["scored"] == 33
     assert report["letters"]["total"] == 45
+
+
+def test_one_pool_of_actors_scores_the_whole_job(tiny_model_dir: Path):
+    """Twelve chunks, two actors: each actor's process scores six chunks (no pool rebuilt, no model reloaded
+    along the way), in input order, with the results of this process."""
+    rows = _rows(36)
+    parts = [Chunk([Letter(i + 1, r["id"], r["text"] or "空") for i, r in enumerate(rows[k:k + 3], start=k)])
+             for k in range(0, 36, 3)]
+    folder = ModelFolder(tiny_model_dir)
+    want = [o for _, outs in LocalScorer(Engine(folder, precision="fp32", threads=1),
+                                         new_hasher().signature).run(iter(parts)) for o in outs]
+    scorer = RayScorer(folder, "fp32", threads=1, workers=2)
+    got = list(scorer.run(iter(parts)))
+    assert [c for c, _ in got] == parts
+    outs = [o for _, chunk_outs in got for o in chunk_outs]
+    assert [o.result.id for o in outs] == [o.result.id for o in want]
+    for a, b in zip(outs, want, strict=True):
+        assert a.result.malicious.probability == pytest.approx(b.result.malicious.probability, abs=1e-5)
+        assert (a.sig == b.sig).all()
+    assert sorted(scorer.chunks_by_pid.values()) == [6, 6]
+    assert ray.is_initialized()  # the module's Ray, left running

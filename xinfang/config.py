@@ -90,9 +90,14 @@ class Settings(BaseSettings):
                                        "phone numbers, names...) in evidence span texts as is, not masked")
     ray_address: str | None = Field(default=None, description="Ray cluster for `classify --engine ray`; "
                                     "default: start a local Ray")
-    ray_concurrency: int = Field(default=2, ge=1, description="Engine actors for `classify --engine ray`")
-    ray_num_cpus: int = Field(default=2, ge=1, description="CPUs of the local Ray `classify` starts")
-    ray_window: int = Field(default=2048, ge=1, description="letters per Ray Data dataset (one actor pool each)")
+    batch_workers: int = Field(default=0, ge=0, description="scoring processes of `classify --engine local`, "
+                               "each with `threads` onnxruntime threads; 0 = derived from the CPUs this process "
+                               "may use (affinity, cgroup quota): one per 4 CPUs (or per `threads`), sharing "
+                               "them (2 CPUs: 1 × 2, 16: 4 × 4); with execution_provider cuda 1")
+    ray_concurrency: int = Field(default=0, ge=0, description="Engine actors for `classify --engine ray`, each "
+                                 "loaded once per job; 0 = derived from the Ray's CPUs as for batch_workers")
+    ray_num_cpus: int = Field(default=0, ge=0, description="CPUs of the local Ray `classify` starts; 0 = the CPUs "
+                              "this process may use")
 
     # --- scanned letters (xinfang.ocr): `classify` on images/PDFs and POST /v1/letters:scan ---
     scan_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="largest scan file (image or PDF)")

@@ -6,7 +6,8 @@ from enum import StrEnum
 
 
 class BatchEngine(StrEnum):
-    """`local`: this process; `ray`: Engine actors on Ray Data (a local Ray, or --ray-address)."""
+    """`local`: this machine (one process, or worker processes on more CPUs); `ray`: Engine actors on Ray (a local
+    Ray, or --ray-address)."""
 
     local = "local"
     ray = "ray"

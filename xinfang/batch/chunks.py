@@ -1,8 +1,12 @@
-"""Chunks of letters and their outcomes: scoring a chunk with a per-letter retry, and the in-process runner."""
+"""Chunks of letters and their outcomes: scoring a chunk with a per-letter retry, the in-process runner, and
+chunks through a pool of workers with a bounded number in flight, handed back in input order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,16 +57,68 @@ def score_texts(engine: Engine, letters: Sequence[LetterIn]) -> list[LetterResul
     return out
 
 
+def score_outcomes(engine: Engine, signature: Callable[[str], np.ndarray], letters: Sequence[LetterIn]
+                   ) -> list[Outcome]:
+    """Each letter's outcome, in order: its result with its MinHash signature, or the failure."""
+    results = score_texts(engine, letters) if letters else []
+    return [r if isinstance(r, Failed) else Scored(r, signature(x.text))
+            for x, r in zip(letters, results, strict=True)]
+
+
+def letters_in(chunk: Chunk) -> list[LetterIn]:
+    return [LetterIn(x.id, x.text) for x in chunk.letters]
+
+
+def worker_outcomes(engine: Engine, signature: Callable[[str], np.ndarray], letters: Sequence[LetterIn]
+                    ) -> tuple[int, list[Outcome]]:
+    """score_outcomes in a worker process or actor, with the process id that scored them."""
+    return os.getpid(), score_outcomes(engine, signature, letters)
+
+
+def counted(future: Future, by_pid: Counter[int]) -> Future:
+    """The outcomes of a worker's future of (pid, outcomes), counting chunks per worker process in `by_pid`."""
+    out: Future = Future()
+
+    def done(f: Future) -> None:
+        try:
+            pid, outcomes = f.result()
+        except BaseException as exc:  # handed on to whoever waits for the outcomes
+            out.set_exception(exc)
+            return
+        by_pid[pid] += 1
+        out.set_result(outcomes)
+
+    future.add_done_callback(done)
+    return out
+
+
+def in_order(chunks: Iterator[Chunk], submit: Callable[[list[LetterIn]], Future], depth: int
+             ) -> Iterator[tuple[Chunk, list[Outcome]]]:
+    """Chunks handed to `submit` (which returns a future of their outcomes) with at most `depth` unfinished;
+    yielded in input order as each oldest one finishes. A chunk without letters needs no worker."""
+    pending: deque[tuple[Chunk, Future]] = deque()
+    for chunk in chunks:
+        if chunk.letters:
+            future = submit(letters_in(chunk))
+        else:
+            future = Future()
+            future.set_result([])
+        pending.append((chunk, future))
+        while len(pending) >= max(1, depth) or (pending and pending[0][1].done()):
+            done, future = pending.popleft()
+            yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()
+
+
 class LocalScorer:
     """Scores chunks in this process, one after another."""
 
-    def __init__(self, engine: Engine, signature):
+    def __init__(self, engine: Engine, signature: Callable[[str], np.ndarray]):
         self.engine = engine
         self.signature = signature
 
     def run(self, chunks: Iterator[Chunk]) -> Iterator[tuple[Chunk, list[Outcome]]]:
         for chunk in chunks:
-            letters = [LetterIn(x.id, x.text) for x in chunk.letters]
-            results = score_texts(self.engine, letters) if letters else []
-            yield chunk, [r if isinstance(r, Failed) else Scored(r, self.signature(x.text))
-                          for x, r in zip(chunk.letters, results, strict=True)]
+            yield chunk, score_outcomes(self.engine, self.signature, letters_in(chunk))

@@ -42,6 +42,7 @@ from xinfang.batch.writer import (
     sig_line,
 )
 from xinfang.config import Settings, get_settings
+from xinfang.cpus import cpu_plan
 from xinfang.errors import XinfangError
 from xinfang.model_folder import ModelFolder
 from xinfang.submitters import SubmitterKeyer
@@ -49,6 +50,7 @@ from xinfang.tables import is_stdio, local_input
 
 if TYPE_CHECKING:
     from xinfang.batch.ray_runner import RayScorer
+    from xinfang.batch.workers import ProcessScorer
 
 log = get_logger()
 ENGINES = tuple(BatchEngine)
@@ -287,18 +289,26 @@ def _recompute_signatures(stream: Iterator[Letter | Rejected], missing: set[str]
 
 
 def _scorer(opts: ClassifyOptions, settings: Settings, folder: ModelFolder, dups: RunDuplicates
-            ) -> LocalScorer | RayScorer:
+            ) -> LocalScorer | ProcessScorer | RayScorer:
+    """Ray actors, worker processes or this process: one engine per actor or process for the whole job."""
     threads = settings.threads if opts.threads is None else opts.threads
+    provider = settings.execution_provider
     if opts.engine == "ray":
         from xinfang.batch.ray_runner import RayScorer
 
-        return RayScorer(folder, opts.precision, threads or 1, opts.batch_size or settings.batch_size,
-                         opts.concurrency or settings.ray_concurrency,
-                         opts.ray_address or settings.ray_address, settings.ray_num_cpus, settings.ray_window,
-                         opts.ray_ship_model)
+        return RayScorer(folder, opts.precision, threads, opts.concurrency or settings.ray_concurrency,
+                         opts.ray_address or settings.ray_address, settings.ray_num_cpus, opts.ray_ship_model,
+                         provider)
+    plan = cpu_plan(settings.batch_workers or (1 if provider != "cpu" else 0), threads)
+    log.info("local: %d process(es) x %d threads", plan.workers, plan.threads)
+    if plan.workers > 1:
+        from xinfang.batch.workers import ProcessScorer
+
+        return ProcessScorer(folder, opts.precision, plan, provider)
     from xinfang.engine import Engine
 
-    return LocalScorer(Engine(folder, precision=opts.precision, threads=threads), dups.signature)
+    return LocalScorer(Engine(folder, precision=opts.precision, threads=plan.threads, provider=provider),
+                       dups.signature)
 
 
 def _place(letter: Letter, outcome: Outcome, dups: RunDuplicates, codec: ResultCodec, summary: Summary,

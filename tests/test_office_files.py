@@ -17,7 +17,7 @@ from xinfang.batch.job import JobFiles
 from xinfang.batch.reader import Columns, read_letters
 from xinfang.batch.records import Letter
 from xinfang.config import Settings
-from xinfang.errors import InputFileError
+from xinfang.errors import InputFileError, XinfangError
 from xinfang.tables import Records, detect_encoding, table_format
 
 
@@ -286,3 +286,10 @@ def test_review_export_to_xlsx_round_trip(tiny_model_dir: Path, tmp_path: Path):
     done = import_review(out, Settings(models_dir=tmp_path / "models", data_dir=tmp_path / "data"))
     got = json.loads(done.path.read_text(encoding="utf-8"))
     assert (got["id"], got["sector"], got["text"]) == ("X1", "urban_construction", "村务财务多年不公开\x0b请查")
+
+
+def test_error_rows_to_stderr_only_with_results_to_stdout(settings: Settings, tmp_path: Path):  # noqa: F811
+    src = excel_csv(tmp_path / "in.csv", ["id", "text", "submitter"], letter_rows(2))
+    with pytest.raises(XinfangError, match="standard error only"):
+        run(settings, src, tmp_path / "out.jsonl", errors=Path("-"))
+    assert not (tmp_path / "-").exists()

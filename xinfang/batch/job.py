@@ -251,6 +251,8 @@ def _check(opts: ClassifyOptions, path: Path, settings: Settings) -> tuple[Lette
     except ValueError as exc:
         raise XinfangError(str(exc)) from None
     files = JobFiles.for_output(opts.output, opts.errors)
+    if is_stdio(files.errors) and not is_stdio(opts.output):
+        raise XinfangError("error rows go to standard error only with the results on standard output (-o -)")
     written = [p for p in (files.output, files.errors, files.sigs, files.summary) if not is_stdio(p)]
     if not is_stdio(opts.input) and opts.input.resolve() in {p.resolve() for p in written}:
         raise XinfangError("the output or error file would overwrite the input")

@@ -221,3 +221,19 @@ def test_review_load_and_corrections_commands(page, tmp_path, monkeypatch):
         assert bad.exit_code == 3 and "in.jsonl:1" in bad.output  # unreadable input: file and line named
     finally:
         get_settings.cache_clear()
+
+
+def test_sessions_expire_and_log_out_needs_the_form_token(page):
+    token, _ = page.store.open_session(hash_key(page.keys[Role.reviewer]), hours=-1)
+    assert page.store.session(token) is None  # expired
+    client = TestClient(page.client.app)
+    login(client, page.keys[Role.reviewer])
+    queue = client.get("/review/queues/human")
+    cookie = client.cookies.get("xf_review")
+    other = TestClient(page.client.app)
+    other.cookies.set("xf_review", cookie, path="/review")  # the cookie alone opens the session
+    assert other.get("/review/queues/human", follow_redirects=False).status_code == 200
+    assert client.post("/review/logout", data={"csrf": "x"}).status_code == 403
+    r = client.post("/review/logout", data={"csrf": csrf_of(queue.text)}, follow_redirects=False)
+    assert r.status_code == 303 and 'xf_review=""' in r.headers["set-cookie"]
+    assert other.get("/review/queues/human", follow_redirects=False).status_code == 303  # ... until log-out

@@ -30,10 +30,12 @@ from xinfang.training.pipeline import LETTER_SOURCES, train_and_export
 from xinfang.training.profiles import get_profile
 
 
-def figures(schema, letters, probs, calibration, spans=None) -> dict:  # noqa: ANN001
-    topic = schema.head("topic")
-    thr = (calibration.get("topic") or {}).get("decision_thresholds") or None
-    out = {"topic": topic_figures(letters, primary_topics(topic, probs["topic"], thr)),
+def figures(schema, letters, probs, calibration, spans=None, primary=None) -> dict:  # noqa: ANN001
+    """Figures on held-out letters; `primary` (each fold's own primary topics) overrides the ones computed
+    here with `calibration`."""
+    if primary is None:
+        primary = primary_topics(schema.head("topic"), probs["topic"], calibration.get("topic") or {})
+    out = {"topic": topic_figures(letters, primary),
            "heads": head_figures(schema, letters, probs, calibration)}
     if spans is not None:
         out["credibility_spans"] = span_overlap(letters, spans)
@@ -46,10 +48,15 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--only", type=int, nargs="*", default=None, help="run only these folds (0-based)")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    ap.add_argument("--time-budget", type=float, default=None,
+                    help="seconds of training per fold before the safety net stops it (default: the profile's); "
+                         "raise it on a busy machine so that every fold runs its whole schedule")
     args = ap.parse_args()
     console = Console(stderr=True)
     schema = load_schema()
     prof = get_profile(args.profile)
+    if args.time_budget is not None:
+        prof = prof.model_copy(update={"time_budget_s": args.time_budget})
     real, _ = real_letters(prof, schema, get_settings())
     folds = grouped_folds(letter_groups(real), [stratum(x) for x in real], args.folds, prof.seed)
     is_jijian = np.array([x.source == "jijian" for x in real])
@@ -58,6 +65,7 @@ def main() -> None:
     base_probs: dict[str, list] = {}
     spans: list = []
     rule_spans: list = []
+    primaries: list[str] = []
     calibrations, timings = [], []
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cv-jijian-") as tmp:
@@ -89,17 +97,18 @@ def main() -> None:
                 model_probs.setdefault(h, []).append(probs[h])
                 if h in bprobs:
                     base_probs.setdefault(h, []).append(bprobs[h])
+            primaries += primary_topics(schema.head("topic"), probs["topic"], engine.calibration["topic"])
             fold_fig = figures(schema, held, probs, engine.calibration)
             console.print(f"fold {k}: {json.dumps(fold_fig['topic'], ensure_ascii=False)}")
     mp = {h: np.concatenate(v) for h, v in model_probs.items()}
     bp = {h: np.concatenate(v) for h, v in base_probs.items()}
-    # thresholds differ per fold; the pooled figures use each fold's own decisions via its calibration, so
-    # pooled head figures take the first fold's thresholds only as an approximation for ECE and macro-F1
+    # thresholds differ per fold: the pooled primary topics are each fold's own; pooled head figures take the
+    # first fold's thresholds only as an approximation for ECE and macro-F1
     result = {
         "data": "real: jijian letters (hand-labelled), grouped k-fold CV (submitter and near-duplicate groups)",
         "profile": prof.model_dump(), "folds": args.folds, "folds_run": args.only or list(range(args.folds)),
         "n": len(held_all), "seconds": round(time.monotonic() - start, 1), "timings": timings,
-        "model": figures(schema, held_all, mp, calibrations[0], spans),
+        "model": figures(schema, held_all, mp, calibrations[0], spans, primaries),
         "tfidf": figures(schema, held_all, bp, {}),
         "credibility_spans_without_span_head": span_overlap(held_all, rule_spans),
     }

@@ -4,12 +4,12 @@ or not, primary topic, credibility signals and their spans, rare heads as rankin
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from xinfang.heads import decisions, multi_label_answer, target_matrix
+from xinfang.heads import decisions, multi_label_answer, primary_rank, target_matrix
 from xinfang.labels import LabelledLetter
 from xinfang.metrics import head_metrics, precision_recall_f1
 from xinfang.schema import Head, HeadKind, Schema
@@ -19,12 +19,13 @@ OUT_OF_SCOPE = "out_of_scope"
 MIN_CLASS_LETTERS = 13  # primary-topic classes with fewer letters are left out of the macro-F1 target
 
 
-def primary_topics(head: Head, probs: np.ndarray, thresholds: list[float] | None) -> list[str]:
-    """The engine's primary topic per letter (xinfang.heads.multi_label_answer); none chosen = out of scope."""
-    chosen = decisions(probs, head.kind, thresholds)
+def primary_topics(head: Head, probs: np.ndarray, calibration: Mapping) -> list[str]:
+    """The engine's primary topic per letter (xinfang.heads.multi_label_answer with the head's calibrated
+    thresholds and primary ranking); none chosen = out of scope."""
+    chosen = decisions(probs, head.kind, calibration.get("decision_thresholds") or None)
     exclusive = {c.id for c in head.classes if c.exclusive}
-    return [multi_label_answer(p, c, head.class_ids, exclusive)[1] or OUT_OF_SCOPE
-            for p, c in zip(probs, chosen, strict=True)]
+    return [multi_label_answer(p, c, head.class_ids, exclusive, primary_rank(p, calibration.get("primary")))[1]
+            or OUT_OF_SCOPE for p, c in zip(probs, chosen, strict=True)]
 
 
 def topic_figures(letters: Sequence[LabelledLetter], predicted: Sequence[str]) -> dict[str, Any]:

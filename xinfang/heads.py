@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from xinfang.schema import Head, HeadKind
@@ -80,12 +82,21 @@ def target_matrix(head: Head, labels: list) -> np.ndarray:
     return y
 
 
-def multi_label_answer(p: np.ndarray, chosen: np.ndarray, class_ids: list[str], exclusive: set[str]
-                       ) -> tuple[list[str], str | None]:
+def primary_rank(p: np.ndarray, primary: Mapping | None) -> np.ndarray:
+    """How the chosen classes of a multi-label head compete to be primary: their probability, or with a
+    calibrated `primary` ({"alpha", "log_prior"}) the prior-corrected log probability log p - alpha * log prior,
+    so a rare class that is chosen is not always outranked by a common one merely for being common."""
+    if not primary:
+        return p
+    return np.log(np.clip(p, 1e-9, 1.0)) - float(primary["alpha"]) * np.asarray(primary["log_prior"])
+
+
+def multi_label_answer(p: np.ndarray, chosen: np.ndarray, class_ids: list[str], exclusive: set[str],
+                       rank: np.ndarray | None = None) -> tuple[list[str], str | None]:
     """(labels, primary) of one letter from its probabilities and 0/1 decisions. An exclusive class that is
-    chosen is the whole answer, however likely the others; otherwise the chosen classes, the likeliest first
-    as primary (None when no class is chosen)."""
-    on = [j for j in np.argsort(-p, kind="stable") if chosen[j]]
+    chosen is the whole answer, however likely the others; otherwise the chosen classes, the first by `rank`
+    (default: the likeliest) as primary (None when no class is chosen)."""
+    on = [j for j in np.argsort(-(p if rank is None else rank), kind="stable") if chosen[j]]
     for j in on:
         if class_ids[j] in exclusive:
             return [class_ids[j]], class_ids[j]

@@ -237,3 +237,11 @@ def test_sessions_expire_and_log_out_needs_the_form_token(page):
     r = client.post("/review/logout", data={"csrf": csrf_of(queue.text)}, follow_redirects=False)
     assert r.status_code == 303 and 'xf_review=""' in r.headers["set-cookie"]
     assert other.get("/review/queues/human", follow_redirects=False).status_code == 303  # ... until log-out
+
+
+def test_review_forms_are_bounded(page):
+    client = TestClient(page.client.app)
+    r = client.post("/review/login", content=b"csrf=" + b"x" * 70_000,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+    assert client.post("/review/login", json={"key": "k"}).status_code == 415

@@ -24,6 +24,7 @@ from xinfang.serving.review.session import (
     check_csrf,
     key_for_login,
     new_login_token,
+    read_form,
     review_store,
     set_cookie,
 )
@@ -58,7 +59,7 @@ async def login_form(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login")
 async def login(request: Request, state: StateDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf"))
     target = _safe_next(str(form.get("next") or ""))
     try:
@@ -79,7 +80,7 @@ async def login(request: Request, state: StateDep) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, state: StateDep, reviewer: ReviewerDep) -> Response:
-    check_csrf(reviewer.csrf, (await request.form()).get("csrf"))
+    check_csrf(reviewer.csrf, (await read_form(request)).get("csrf"))
     await run_in_threadpool(review_store(state).close_session, reviewer.token)
     response = RedirectResponse("/review/login", status_code=303)
     response.delete_cookie(COOKIE, path="/review")
@@ -162,7 +163,7 @@ def _form_value(head: Head, values: list[str]) -> Any:
 @router.post("/letters/{letter_id:path}")
 async def save_letter(request: Request, letter_id: str, state: StateDep, reviewer: ReviewerDep,
                       queue: str = "human") -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(reviewer.csrf, form.get("csrf"))
     store = review_store(state)
     letter = await run_in_threadpool(store.letter, letter_id)

@@ -8,11 +8,12 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request, Response
 from sqlalchemy.engine import Engine as SqlEngine
+from starlette.datastructures import FormData
 
 from xinfang.serving.errors import ApiError
 from xinfang.serving.keys import PERMISSIONS, KeyEntry, Permission, Role
@@ -100,3 +101,18 @@ def check_csrf(expected: str, given: object) -> None:
 
 def new_login_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+FORM_LIMIT = 64 * 1024  # bytes of a review form (a letter's labels): far more than any real one
+
+
+async def read_form(request: Request) -> FormData:
+    """The page's URL-encoded form, read up to FORM_LIMIT bytes (413 past it, 415 for another type)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise ApiError(415, "unsupported_media_type", "send the page's form (application/x-www-form-urlencoded)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            raise ApiError(413, "body_too_large", f"a review form has at most {FORM_LIMIT} bytes")
+    return FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))

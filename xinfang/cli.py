@@ -60,7 +60,8 @@ def train_cmd(
                        ] = TrainProfile.quick,
     base: Annotated[str, typer.Option(help="base encoder; default from settings")] = "",
     schema: Annotated[str, typer.Option(help="label schema file")] = "default",
-    extra_data: Annotated[list[Path] | None, typer.Option(help="labelled letters (JSONL/CSV) to add")] = None,
+    extra_data: Annotated[list[Path] | None, typer.Option(help="labelled letters (JSONL, CSV, TSV or xlsx) to add")
+                          ] = None,
     name: Annotated[str, typer.Option(help="model name under models/")] = "xinfang",
     version: Annotated[str, typer.Option(help="version folder; default: timestamp")] = "",
     set_current: Annotated[bool, typer.Option(help="point models/current at the new model")] = True,
@@ -266,7 +267,7 @@ def review_export(
     encoding: EncodingOption = "",
 ) -> None:
     """Write confusions, low-confidence letters and suspected label errors (or, with --select uncertain N,
-    the letters most worth labelling next) to a CSV for reviewers (personal data masked; fill
+    the letters most worth labelling next) to a CSV or workbook for reviewers (personal data masked; fill
     corrected_<head> and reviewer, then `xinfang review import`)."""
     from xinfang.config import get_settings
     from xinfang.evaluation.review import export_review

@@ -15,9 +15,10 @@ from xinfang.tables import TableFormat
 
 
 def classify_cmd(
-    input_path: Annotated[Path | None, typer.Argument(
-        metavar="INPUT", help="letters: JSONL, CSV, TSV or xlsx (by suffix, else sniffed); '-' reads standard "
-        "input (not resumable)")] = None,
+    input_paths: Annotated[list[Path] | None, typer.Argument(
+        metavar="INPUT...", help="letters: JSONL, CSV, TSV or xlsx (by suffix, else sniffed); '-' reads standard "
+        "input (not resumable). Or scanned letters (the ocr extra): a folder or several PNG, JPEG, TIFF or PDF "
+        "files, one letter each, id = the file name")] = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="results, JSONL or CSV (by suffix; a CSV file starts with a byte order mark for "
         "Excel); '-' writes standard output, error rows then go to standard error (not resumable)")] = Path(
@@ -60,15 +61,17 @@ def classify_cmd(
         settings = get_settings().with_overrides(
             threads=threads, batch_size=batch_size, ray_address=ray_address or None, ray_concurrency=concurrency,
             batch_unmasked_spans=unmasked_spans)
-        if sample == (input_path is not None):
+        if sample == bool(input_paths):
             raise XinfangError("give either INPUT or --sample")
         if sample:
             from xinfang.training.sample_backlog import sample_input
 
-            input_path, about = sample_input(settings, output)
-            console.print(f"sample backlog: {input_path} ({about})")
+            sample_path, about = sample_input(settings, output)
+            console.print(f"sample backlog: {sample_path} ({about})")
+            input_paths = [sample_path]
         opts = ClassifyOptions(
-            input=input_path, output=output, errors=errors, input_format=input_format, encoding=encoding or None,
+            input=input_paths[0], more_inputs=input_paths[1:], output=output, errors=errors,
+            input_format=input_format, encoding=encoding or None,
             output_format=output_format, columns=Columns(id_column, text_column, submitter_column or None),
             model=model, precision=precision, engine=engine, restart=restart, progress=progress)
         report = run_classify(opts, settings=settings, console=console)

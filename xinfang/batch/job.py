@@ -30,6 +30,7 @@ from xinfang.batch.resume import (
     load_output,
     load_signatures,
 )
+from xinfang.batch.scans import ScanFolder, annotate, is_scan_input
 from xinfang.batch.spans import mask_span_texts
 from xinfang.batch.summary import Summary, render
 from xinfang.batch.writer import (
@@ -78,6 +79,7 @@ class ClassifyOptions:
     restart: bool = False
     progress: bool = True
     unmasked_spans: bool | None = None  # personal data in evidence span texts as is (settings default: masked)
+    more_inputs: list[Path] = field(default_factory=list)  # further INPUTs: only scans (folders, images, PDFs)
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ def _run(opts: ClassifyOptions, path: Path, settings: Settings, console: Console
             _recompute_signatures(source.rows(), missing, dups, sig_file)
         scorer = _scorer(opts, settings, folder, dups)
         total = source.count()
+        if isinstance(source, ScanFolder):  # scans resume by file name, skipping done files before any OCR
+            error_lines = source.resume(state.done, files.errors, summary.skipped)
         stream = _admit(source.rows(), state.done, error_lines, summary)
         t_run = t_last = time.perf_counter()
         with make_progress(console, opts.progress) as progress:
@@ -237,7 +241,8 @@ def _run(opts: ClassifyOptions, path: Path, settings: Settings, console: Console
     return report
 
 
-def _check(opts: ClassifyOptions, path: Path, settings: Settings) -> tuple[LetterFile, ResultCodec, JobFiles, ModelFolder]:
+def _check(opts: ClassifyOptions, path: Path, settings: Settings
+           ) -> tuple[LetterFile | ScanFolder, ResultCodec, JobFiles, ModelFolder]:
     """Options checked before anything is written: formats, paths, precision, the input's encoding and header,
     and the model folder."""
     if opts.engine not in ENGINES:
@@ -245,7 +250,10 @@ def _check(opts: ClassifyOptions, path: Path, settings: Settings) -> tuple[Lette
     if opts.precision not in {"auto", "int8", "fp32"}:
         raise XinfangError("precision is auto, int8 or fp32")
     limits = Limits(settings.max_text_chars, settings.batch_max_id_chars)
-    source = LetterFile(path, opts.input_format, opts.columns, limits, opts.encoding)
+    if is_scan_input([path, *opts.more_inputs]):  # a folder, several files, or one image or PDF
+        source: LetterFile | ScanFolder = ScanFolder([path, *opts.more_inputs], settings)
+    else:
+        source = LetterFile(path, opts.input_format, opts.columns, limits, opts.encoding)
     try:
         fmt_out = output_format(opts.output, opts.output_format)
     except ValueError as exc:
@@ -254,6 +262,8 @@ def _check(opts: ClassifyOptions, path: Path, settings: Settings) -> tuple[Lette
     if is_stdio(files.errors) and not is_stdio(opts.output):
         raise XinfangError("error rows go to standard error only with the results on standard output (-o -)")
     written = [p for p in (files.output, files.errors, files.sigs, files.summary) if not is_stdio(p)]
+    if isinstance(source, ScanFolder):
+        source.leave_out(written)  # the job's own files in a scans folder are not letters
     if not is_stdio(opts.input) and opts.input.resolve() in {p.resolve() for p in written}:
         raise XinfangError("the output or error file would overwrite the input")
     if is_stdio(opts.input) and not opts.restart and not is_stdio(opts.output) and any(
@@ -323,6 +333,7 @@ def _place(letter: Letter, outcome: Outcome, dups: RunDuplicates, codec: ResultC
         return [error_line(rec.to_dict())]
     key = dups.key(letter.submitter)
     dups.annotate(outcome.result, outcome.sig, key)
+    annotate(letter, outcome.result)  # a scan's OCR record
     if not unmasked:
         mask_span_texts(outcome.result, letter.text)
     sigs.append(sig_line(letter.id, key, encode_sig(outcome.sig)))

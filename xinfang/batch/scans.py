@@ -3,6 +3,8 @@ letter per file, id = the file name, OCR'd as they are read; an unreadable file 
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +36,8 @@ class ScanRejected(Rejected):
 
 
 def is_scan_input(paths: Sequence[Path]) -> bool:
-    """Whether INPUT is scans: a folder, or files that all have an image or PDF suffix."""
-    return bool(paths) and (any(p.is_dir() for p in paths)
-                            or all(p.suffix.lower() in SCAN_SUFFIXES for p in paths))
+    """Whether INPUT is scans: a folder, several files (one letter each), or one image or PDF file."""
+    return len(paths) > 1 or any(p.is_dir() or p.suffix.lower() in SCAN_SUFFIXES for p in paths)
 
 
 def annotate(letter: Letter, result: LetterResult) -> None:
@@ -72,11 +73,26 @@ class ScanFolder:
     def count(self) -> int:
         return len(self.files)
 
-    def resume(self, done: Iterable[str], errors: Iterable[str], on_skip: Callable[[], None]) -> set[int]:
-        """Files (by name) with a result or an error row are skipped before they are read (no second OCR);
-        returns the error lines for the job to skip: none, since resuming goes by file name here."""
-        self._skip, self._on_skip = frozenset(done) | frozenset(errors), on_skip
-        return set()
+    def leave_out(self, paths: Iterable[Path]) -> None:
+        """Files that are not letters (the job's own output written into a scans folder)."""
+        gone = {p.resolve() for p in paths}
+        self.files = [f for f in self.files if f.resolve() not in gone]
+
+    def resume(self, done: Iterable[str], errors: Path, on_skip: Callable[[], None]) -> set[int]:
+        """Files (by name) with a result, or an error row in `errors`, are skipped before they are read (no
+        second OCR). Returns the error lines for the job: line numbers no row has, one per earlier error row,
+        so that its count of rows done is right while its own skip by line does not apply (a file's place in
+        the listing may have changed since)."""
+        names = set()
+        if errors.is_file():
+            for line in errors.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(ValueError):
+                    rec = json.loads(line)
+                    name = rec.get("file") or rec.get("id") if isinstance(rec, dict) else None
+                    if isinstance(name, str):
+                        names.add(name)
+        self._skip, self._on_skip = frozenset(done) | names, on_skip
+        return set(range(-len(names), 0))
 
     def rows(self) -> Iterator[Letter | Rejected]:
         for line, path in enumerate(self.files, start=1):

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
+from pg_cluster import BACKENDS, backend_url
 from test_serving_api import LETTER, auth, make_settings
 
 from xinfang.engine import Engine
@@ -245,3 +246,30 @@ def test_review_forms_are_bounded(page):
                     headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 413
     assert client.post("/review/login", json={"key": "k"}).status_code == 415
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_review_store_on_each_database(backend, request, tmp_path):
+    """Letters (a NUL in the text too), superseding corrections and sessions on SQLite and PostgreSQL."""
+    from xinfang.serving.review.models import ReviewLetter
+    from xinfang.serving.review.store import ReviewStore
+    from xinfang.serving.store import ResultsStore, utcnow
+
+    results = ResultsStore(backend_url(request, backend) or f"sqlite:///{tmp_path / 'r.sqlite'}")
+    try:
+        store = ReviewStore(results.engine)
+        store.add_letters([ReviewLetter(letter_id="p-1", added_at=utcnow(), source="api", text="举报\x00信",
+                                        result={"route": {"decision": "human", "reasons": ["x"]}}, route="human",
+                                        submitter_hash="h", given_labels={"topic": ["work"]})])
+        assert store.letter("p-1").text in {"举报\x00信", "举报\ufffd信"} and len(store.letters()) == 1
+        one = Change("topic", ["mass", "work"], "set", ["work"])
+        assert store.correct("p-1", [one], "zhang", "reviewer", "m/v") == 1
+        assert store.correct("p-1", [one], "zhang", "reviewer", "m/v") == 0  # nothing changed: nothing stored
+        store.correct("p-1", [Change("topic", ["work"], "accept", ["work"])], "li", "supervisor", "m/v")
+        trail = store.corrections("p-1", current=False)
+        assert [c.value for c in trail] == [["mass", "work"], ["work"]] and trail[1].supersedes == trail[0].row_id
+        assert [c.reviewer for c in store.corrections("p-1")] == ["li"]
+        token, session = store.open_session("d" * 64, hours=1)
+        assert store.session(token).csrf == session.csrf and store.session("other") is None
+    finally:
+        results.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xinfang.result import LetterResult
-from xinfang.serving.orm import Base, JsonDoc
+from xinfang.serving.orm import Base, JsonDoc, LetterText
 
 
 class ReviewLetter(Base):
@@ -23,7 +23,7 @@ class ReviewLetter(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     source: Mapped[str] = mapped_column(String(16))  # "api" or "batch"
     source_file: Mapped[str | None] = mapped_column(String(512))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(LetterText)  # on PostgreSQL without U+0000
     result: Mapped[dict[str, Any]] = mapped_column(JsonDoc)  # LetterResult JSON, span quotes left out
     route: Mapped[str] = mapped_column(String(16), index=True)
     submitter_hash: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -273,3 +273,18 @@ def test_review_store_on_each_database(backend, request, tmp_path):
         assert store.session(token).csrf == session.csrf and store.session("other") is None
     finally:
         results.close()
+
+
+def test_a_correction_superseded_meanwhile_is_a_conflict(page, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    client = TestClient(page.client.app)
+    login(client, page.keys[Role.reviewer])
+    token = csrf_of(client.get("/review/letters/r-2").text)
+
+    def raced(*args: object, **kwargs: object) -> int:  # what the unique `supersedes` answers a second writer
+        raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed: review_corrections.supersedes"))
+
+    monkeypatch.setattr(type(page.store), "correct", raced)
+    r = client.post("/review/letters/r-2", data={"csrf": token, "action": "accept"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 
 from xinfang.pii import redact_for_log
 from xinfang.schema import Head, HeadKind
@@ -178,8 +179,12 @@ async def save_letter(request: Request, letter_id: str, state: StateDep, reviewe
             changes.append(Change(head.name, value, "accept" if same_label(head, value, model) else "set", model))
     ids = [it.letter_id for it in await run_in_threadpool(_queue, state, queue)]  # before this letter leaves it
     model = letter.result.get("model") or {}
-    n = await run_in_threadpool(store.correct, letter_id, changes, reviewer.label, reviewer.role.value,
-                                f"{model.get('name', '')}/{model.get('version', '')}")
+    try:
+        n = await run_in_threadpool(store.correct, letter_id, changes, reviewer.label, reviewer.role.value,
+                                    f"{model.get('name', '')}/{model.get('version', '')}")
+    except IntegrityError:  # another reviewer superseded the same correction a moment before
+        raise ApiError(409, "conflict", "这封信刚被他人更正，请刷新后再保存 (someone else has just corrected "
+                       "this letter: reload it and save again)") from None
     log.info("review saved key=%s letter=%s changes=%d", reviewer.label, redact_for_log(letter_id), n)
     target = letter_id
     if form.get("go") == "next" and letter_id in ids and ids.index(letter_id) < len(ids) - 1:

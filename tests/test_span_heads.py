@@ -145,3 +145,13 @@ def test_engine_quotes_model_spans_from_the_letter_as_written(tiny_model_dir):
         assert s.text == text[s.start: s.end] and s.end > s.start
         if s.source == "model":
             assert len([t for t in found if t.type == s.type]) == 1  # one pointed span per signal
+
+
+def test_engine_without_span_heads_gives_rule_evidence(tiny_model_dir):
+    engine = Engine(tiny_model_dir)
+    text = "2018年12月7日，王主任收了3000元。举报人王刚"
+    pointed = engine.score([LetterIn("a", text)])[0]
+    engine.span_heads = []  # the same graph, evidence from the rules and the n-gram model only
+    plain = engine.score([LetterIn("a", text)])[0]
+    assert plain.credibility.scores == pointed.credibility.scores
+    assert all(s.source == "rule" for s in plain.credibility.signals)

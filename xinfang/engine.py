@@ -65,6 +65,7 @@ class Engine:
         missing = set(self.schema.head_names) - set(self.outputs)
         if missing:
             raise ValueError(f"ONNX graph lacks outputs for heads {sorted(missing)}")
+        # heads whose evidence the model points at (a graph's span outputs); set to [] for rule/n-gram evidence only
         self.span_heads = [h.name for h in self.schema.heads if span_output(h.name) in self.outputs]
         self.span_max_tokens = int(cfg.get("span_max_tokens", SPAN_MAX_TOKENS))
         self.max_batch = max_batch
@@ -81,9 +82,10 @@ class Engine:
         batches of similar length so little padding is computed."""
         specials = [t for t in (self.tokenizer.bos_id, self.tokenizer.eos_id) if t is not None]
 
+        names = self.schema.head_names + [span_output(h) for h in self.span_heads]
+
         def run(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-            outs = dict(zip(self.outputs, self.session.run(self.outputs, {"input_ids": ids, "attention_mask": mask}),
-                            strict=True))
+            outs = dict(zip(names, self.session.run(names, {"input_ids": ids, "attention_mask": mask}), strict=True))
             content = (mask == 1) & ~np.isin(ids, specials)
             for h in self.span_heads:
                 outs[span_output(h)] = best_token_spans(outs[span_output(h)], content, self.span_max_tokens)

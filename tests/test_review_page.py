@@ -105,7 +105,9 @@ def test_letter_masked_for_reviewer_unmasked_for_supervisor_and_logged(page, cap
     assert "r-2" in html  # the same submitter's other letter
     assert 'class="conf"' in html and "topic" in html  # each head's answer with its confidence
     assert "unmasked=true" not in html
-    assert reviewer.get("/review/letters/r-1?unmasked=true").status_code == 403
+    assert reviewer.get("/review/letters/r-1?unmasked=true").json()["error"]["code"] == "forbidden_role"
+    page_403 = reviewer.get("/review/letters/r-1?unmasked=true", headers={"Accept": "text/html"})
+    assert page_403.status_code == 403 and "supervisor" in page_403.text and "<html" in page_403.text  # a browser
     supervisor = TestClient(page.client.app)
     login(supervisor, page.keys[Role.supervisor])
     assert "unmasked=true" in supervisor.get("/review/letters/r-1").text

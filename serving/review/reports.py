@@ -10,12 +10,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
 from xinfang.serving.errors import ApiError
-from xinfang.serving.review.pages import render
+from xinfang.serving.review.pages import PageRoute, render
 from xinfang.serving.review.queues import QUEUES
 from xinfang.serving.review.session import ReviewerDep
 from xinfang.serving.state import StateDep
 
-router = APIRouter(prefix="/reports")
+router = APIRouter(prefix="/reports", route_class=PageRoute)
 _NAME = re.compile(r"^(?:[\w.-]+/)?[\w.-]+\.html$")
 # a report is one self-contained file: its inline style and script, images as data: URLs, nothing fetched
 REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "

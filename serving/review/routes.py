@@ -15,7 +15,7 @@ from xinfang.pii import redact_for_log
 from xinfang.schema import Head, HeadKind
 from xinfang.serving.errors import ApiError
 from xinfang.serving.review.answers import model_value, same_label
-from xinfang.serving.review.pages import HERE, STATIC, render
+from xinfang.serving.review.pages import HERE, STATIC, PageRoute, render
 from xinfang.serving.review.queues import QUEUES, build_queue
 from xinfang.serving.review.reports import router as reports_router
 from xinfang.serving.review.session import (
@@ -34,7 +34,7 @@ from xinfang.serving.review.view import head_views, indicators, segments
 from xinfang.serving.state import AppState, StateDep
 
 log = logging.getLogger("xinfang.serving.review")
-router = APIRouter(prefix="/review", include_in_schema=False)
+router = APIRouter(prefix="/review", include_in_schema=False, route_class=PageRoute)
 
 
 def _safe_next(target: str | None) -> str:

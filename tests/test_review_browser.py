@@ -60,6 +60,10 @@ def test_log_in_open_a_letter_correct_a_label(served, tmp_path: Path) -> None:
         while page.locator("fieldset.head.focused").get_attribute("data-head") != "sector":
             page.keyboard.press("j")
         page.keyboard.press(str(pick + 1))
+        flag = review_store(state).letter(second).result["abusive"]["flag"]
+        while page.locator("fieldset.head.focused").get_attribute("data-head") != "abusive":
+            page.keyboard.press("j")
+        page.keyboard.press("0" if flag else "1")  # a yes/no head: 0 no, 1 yes
         page.screenshot(path=str(shots / "review-letter.png"), full_page=True)
         page.keyboard.press("s")
         page.wait_for_selector("#saved")
@@ -68,4 +72,5 @@ def test_log_in_open_a_letter_correct_a_label(served, tmp_path: Path) -> None:
     stored = {c.head: c for c in review_store(state).corrections(second)}
     assert stored["sector"].value == sector.class_ids[pick] and stored["sector"].action == "set"
     assert stored["sector"].reviewer == "zhang"
+    assert stored["abusive"].value is (not flag) and stored["abusive"].action == "set"
     assert stored["topic"].action == "accept"  # the heads left as the model answered are confirmed

@@ -40,9 +40,11 @@
     if (e.key === "k" || e.key === "ArrowUp") { move(heads, "focused", -1); return true; }
     if (e.key === "a" || e.key === "A") { submit(form, "accept", e.shiftKey); return true; }
     if (e.key === "s" || e.key === "S") { submit(form, "save", e.shiftKey); return true; }
-    if (/^[1-9]$/.test(e.key)) {
+    if (/^[0-9]$/.test(e.key)) {  // a yes/no head: 0 no, 1 yes; others: the Nth class
       var head = document.querySelector("fieldset.head.focused");
-      var input = head && head.querySelectorAll("input")[Number(e.key) - 1];
+      var binary = head && head.dataset.kind === "binary";
+      var input = !head ? null : binary ? head.querySelector("input[value='" + e.key + "']")
+        : e.key === "0" ? null : head.querySelectorAll("input")[Number(e.key) - 1];
       if (!input) { return false; }
       input.checked = input.type === "checkbox" ? !input.checked : true;
       head.classList.add("changed");

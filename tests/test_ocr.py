@@ -66,6 +66,16 @@ def test_limits_are_checked_before_decoding() -> None:
         list(read_pages(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, ScanLimits()))
 
 
+def test_a_photo_is_turned_upright_by_its_exif_orientation() -> None:
+    photo = Image.new("RGB", (40, 20), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to view
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", exif=exif)
+    (page,) = read_pages(buf.getvalue(), ScanLimits())
+    assert page.image.shape[:2] == (40, 20)
+
+
 def _line(text: str, x0: float, y0: float, x1: float, y1: float) -> Line:
     return Line(text, 0.9, x0, y0, x1, y1)
 

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from xinfang.ocr.limits import ScanError, ScanLimits, ScanTooLarge
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 PDF_SUFFIXES = (".pdf",)
 SCAN_SUFFIXES = IMAGE_SUFFIXES + PDF_SUFFIXES
-_FORMATS = ("PNG", "JPEG", "TIFF")
+_FORMATS = ("PNG", "JPEG", "TIFF")  # JPEG opens a phone's MPO too
 PDF_DPI = 200
 MIN_TEXT_LAYER_CHARS = 8  # fewer non-blank characters on a PDF page: treat it as a scan and OCR it
 
@@ -58,13 +58,13 @@ def _image_pages(data: bytes, limits: ScanLimits) -> Iterator[Page]:
         except (OSError, ValueError, SyntaxError) as exc:
             raise ScanError(f"unreadable image ({type(exc).__name__})") from None
         with img:
-            frames = getattr(img, "n_frames", 1)
+            frames = img.n_frames if img.format == "TIFF" else 1  # an MPO's further frames are previews
             limits.check_pages(frames)
             for i in range(frames):
                 try:
                     img.seek(i)
                     limits.check_page(i + 1, *img.size)
-                    rgb = img.convert("RGB")
+                    rgb = ImageOps.exif_transpose(img).convert("RGB")  # a phone photo's orientation applied
                 except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                     raise ScanTooLarge(f"page {i + 1} is a decompression bomb ({exc})") from None
                 except (OSError, ValueError, SyntaxError, EOFError) as exc:

@@ -49,7 +49,8 @@ class Span(BaseModel):
                                   "unless --unmasked-spans; left out of the API's results store)")
     start: int
     end: int
-    source: str = Field(description="what found it: rule (the rules), model (the n-gram model's evidence)")
+    source: str = Field(description="what found it: rule (the rules), model (the model's span head, or the "
+                                    "n-gram model's evidence where the model has no span head)")
 
 
 class NearDuplicateIndicator(Span):

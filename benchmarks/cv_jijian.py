@@ -66,6 +66,7 @@ def main() -> None:
     spans: list = []
     rule_spans: list = []
     primaries: list[str] = []
+    plain_primaries: list[str] = []  # the likeliest chosen class as primary, without the prior correction
     calibrations, timings = [], []
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cv-jijian-") as tmp:
@@ -97,7 +98,10 @@ def main() -> None:
                 model_probs.setdefault(h, []).append(probs[h])
                 if h in bprobs:
                     base_probs.setdefault(h, []).append(bprobs[h])
-            primaries += primary_topics(schema.head("topic"), probs["topic"], engine.calibration["topic"])
+            topic_cal = engine.calibration["topic"]
+            primaries += primary_topics(schema.head("topic"), probs["topic"], topic_cal)
+            plain_primaries += primary_topics(schema.head("topic"), probs["topic"],
+                                              {k: v for k, v in topic_cal.items() if k != "primary"})
             fold_fig = figures(schema, held, probs, engine.calibration)
             console.print(f"fold {k}: {json.dumps(fold_fig['topic'], ensure_ascii=False)}")
     mp = {h: np.concatenate(v) for h, v in model_probs.items()}
@@ -111,6 +115,7 @@ def main() -> None:
         "model": figures(schema, held_all, mp, calibrations[0], spans, primaries),
         "tfidf": figures(schema, held_all, bp, {}),
         "credibility_spans_without_span_head": span_overlap(held_all, rule_spans),
+        "topic_without_primary_ranking": topic_figures(held_all, plain_primaries),
     }
     text = json.dumps(result, ensure_ascii=False, indent=1, default=float)
     print(json.dumps({"model": result["model"]["topic"], "tfidf": result["tfidf"]["topic"]}, ensure_ascii=False))

@@ -136,7 +136,8 @@ def _letter_context(state: AppState, letter_id: str, queue: str, unmasked: bool)
 
 @router.get("/letters/{letter_id:path}")
 async def letter_page(request: Request, letter_id: str, state: StateDep, reviewer: ReviewerDep,
-                      queue: str = "human", unmasked: bool = False, saved: int | None = None) -> Response:
+                      queue: str = "human", unmasked: bool = False, saved: int | None = None,
+                      saved_letter: str | None = None) -> Response:
     if unmasked and not reviewer.may_unmask:
         raise ApiError(403, "forbidden_role", f"角色 {reviewer.role.value} 不能查看未脱敏信件 "
                        "(only a supervisor sees personal data unmasked)")
@@ -144,7 +145,8 @@ async def letter_page(request: Request, letter_id: str, state: StateDep, reviewe
     if unmasked:
         await run_in_threadpool(review_store(state).log_unmasked, reviewer.label, letter_id)
         log.info("unmasked view key=%s letter=%s", reviewer.label, redact_for_log(letter_id))
-    return render(request, "letter.html", reviewer=reviewer, saved=saved, **context)
+    return render(request, "letter.html", reviewer=reviewer, saved=saved, saved_letter=saved_letter or letter_id,
+                  **context)
 
 
 def _form_value(head: Head, values: list[str]) -> Any:
@@ -189,7 +191,8 @@ async def save_letter(request: Request, letter_id: str, state: StateDep, reviewe
     target = letter_id
     if form.get("go") == "next" and letter_id in ids and ids.index(letter_id) < len(ids) - 1:
         target = ids[ids.index(letter_id) + 1]
-    return RedirectResponse(f"/review/letters/{quote(target, safe='')}?queue={queue}&saved={n}", status_code=303)
+    return RedirectResponse(f"/review/letters/{quote(target, safe='')}?queue={queue}&saved={n}"
+                            f"&saved_letter={quote(letter_id, safe='')}", status_code=303)
 
 
 router.include_router(reports_router)

@@ -36,6 +36,7 @@ run: install
 	$(BIN)/xinfang train --profile $(PROFILE) --if-missing
 	$(BIN)/xinfang classify --sample -o output/backlog.jsonl
 	$(BIN)/xinfang evaluate --default -o reports/
+	@$(BIN)/xinfang where --reports reports --backlog output/backlog.jsonl
 
 test: install
 	$(BIN)/python -m pytest

@@ -10,6 +10,7 @@ import typer
 from xinfang.cli_classify import classify_cmd
 from xinfang.cli_support import EncodingOption, LogLevel, TrainProfile, console, show_version
 from xinfang.cli_support import fail as _fail
+from xinfang.cli_where import where_cmd
 from xinfang.errors import XinfangError
 from xinfang.precision import Precision
 
@@ -205,6 +206,7 @@ def apikey_revoke(
 
 
 app.command("classify")(classify_cmd)  # xinfang/cli_classify.py
+app.command("where")(where_cmd)  # xinfang/cli_where.py: the end of `make run`
 
 
 @app.command("evaluate")

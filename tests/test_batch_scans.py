@@ -82,6 +82,8 @@ def test_classify_scores_a_folder_and_resumes_by_file_name(settings: Settings, t
         ("c.txt", "unreadable_scan"), ("d.png", "scan_too_large"), ("e.jpg", "empty_text"),
         ("f.pdf", "unreadable_scan")]
     assert report["letters"] == {"total": 6, "results": 2, "errors": 4}
+    texts = [json.loads(line) for line in Path(f"{out}.texts.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [t["id"] for t in texts] == ["a.png", "b.pdf"] and texts[1]["text"].startswith("Dear office")
     (folder / "a.png").write_bytes(b"changed: an error row if it were read again")
     (folder / "g.png").write_bytes(render(["新来的一封信。"], size=(300, 80)))  # sorts last, read now
     again, _ = run(settings, folder, out)
@@ -89,6 +91,7 @@ def test_classify_scores_a_folder_and_resumes_by_file_name(settings: Settings, t
         "a.png", "b.pdf", "g.png"]
     assert len(error_rows(JobFiles.for_output(out).errors)) == 4
     assert again["letters"] == {"total": 7, "results": 3, "errors": 4}
+    assert len(Path(f"{out}.texts.jsonl").read_text(encoding="utf-8").splitlines()) == 3
 
 
 def test_classify_takes_a_list_of_scans(settings: Settings, tmp_path: Path) -> None:  # noqa: F811

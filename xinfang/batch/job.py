@@ -263,7 +263,7 @@ def _check(opts: ClassifyOptions, path: Path, settings: Settings
         raise XinfangError("error rows go to standard error only with the results on standard output (-o -)")
     written = [p for p in (files.output, files.errors, files.sigs, files.summary) if not is_stdio(p)]
     if isinstance(source, ScanFolder):
-        source.leave_out(written)  # the job's own files in a scans folder are not letters
+        source.texts_beside(opts.output, written)  # OUTPUT.texts.jsonl; the job's own files are not letters
     if not is_stdio(opts.input) and opts.input.resolve() in {p.resolve() for p in written}:
         raise XinfangError("the output or error file would overwrite the input")
     if is_stdio(opts.input) and not opts.restart and not is_stdio(opts.output) and any(

@@ -13,6 +13,7 @@ from xinfang.batch.records import Letter, Reason, Rejected
 from xinfang.config import Settings
 from xinfang.errors import InputFileError
 from xinfang.result import LetterResult, OcrInfo
+from xinfang.tables import is_stdio
 
 SCAN_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf")
 
@@ -63,6 +64,7 @@ class ScanFolder:
         self.max_chars = settings.max_text_chars
         self.low_confidence = settings.ocr_low_confidence
         self.threads = settings.threads
+        self.texts: Path | None = None
         self._skip: frozenset[str] = frozenset()
         self._on_skip: Callable[[], None] = lambda: None
 
@@ -72,6 +74,13 @@ class ScanFolder:
 
     def count(self) -> int:
         return len(self.files)
+
+    def texts_beside(self, output: Path, written: Iterable[Path]) -> None:
+        """Append each OCR'd text to OUTPUT.texts.jsonl as {id, text} (what `xinfang review load --texts`
+        reads; the spans of the results point into these texts; the last line of an id wins), and leave
+        the job's own files out of the listing."""
+        self.texts = None if is_stdio(output) else Path(f"{output}.texts.jsonl")
+        self.leave_out([*written, *([self.texts] if self.texts else [])])
 
     def leave_out(self, paths: Iterable[Path]) -> None:
         """Files that are not letters (the job's own output written into a scans folder)."""
@@ -99,7 +108,11 @@ class ScanFolder:
             if path.name in self._skip:
                 self._on_skip()
                 continue
-            yield self._read(line, path)
+            row = self._read(line, path)
+            if self.texts is not None and isinstance(row, ScanLetter):
+                with self.texts.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps({"id": row.id, "text": row.text}, ensure_ascii=False) + "\n")
+            yield row
 
     def _read(self, line: int, path: Path) -> Letter | Rejected:
         from xinfang.ocr.document import read_scan

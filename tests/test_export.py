@@ -26,7 +26,9 @@ def test_export_parity_and_dynamic_axes(tiny_base, tmp_path):
     assert np.abs(spans - ref.numpy()).max() <= 1e-3
     rng = np.random.default_rng(0)
     windows = [rng.integers(5, 60, size=n).tolist() for n in (3, 17, 40, 9, 64)]
-    par = parity(model, result, windows, pad_id=0)
+    par = parity(model, result, windows, pad_id=0, specials=[2, 3])
+    spans = par["span_heads"]["credibility"]
+    assert 0.0 <= spans["int8_span_agreement"] <= 1.0 and spans["pointed"] >= 0
     assert par["fp32_vs_torch_max_abs"] <= 1e-3
     assert set(par["heads"]) == set(model.schema.head_names)
     assert par["size_bytes"]["int8"] < par["size_bytes"]["fp32"]

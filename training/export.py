@@ -26,7 +26,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from xinfang.span_decoding import is_span_output, span_output
+from xinfang.span_decoding import SPAN_MAX_TOKENS, best_token_spans, is_span_output, span_output
 from xinfang.training.model import MultiHeadModel, OnnxWrapper
 from xinfang.training.trainer import torch_window_logits
 from xinfang.window_batches import run_length_sorted
@@ -197,13 +197,47 @@ def onnx_window_logits(path: Path, windows: list[list[int]], pad_id: int, batch_
     return run_length_sorted(windows, pad_id, run, batch_size)
 
 
+def onnx_window_spans(path: Path, heads: list[str], windows: list[list[int]], pad_id: int, specials: list[int],
+                      batch_size: int = 32) -> dict[str, np.ndarray]:
+    """Each span head's best span per window and class (xinfang.span_decoding.best_token_spans)."""
+    sess = _session(path)
+    names = [span_output(h) for h in heads]
+
+    def run(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        content = (mask == 1) & ~np.isin(ids, specials)
+        outs = sess.run(names, {"input_ids": ids, "attention_mask": mask})
+        return {h: best_token_spans(o, content, SPAN_MAX_TOKENS) for h, o in zip(heads, outs, strict=True)}
+
+    return run_length_sorted(windows, pad_id, run, batch_size)
+
+
+def span_agreement(model: MultiHeadModel, result: ExportResult, windows: list[list[int]], pad_id: int,
+                   specials: list[int]) -> dict[str, dict[str, float]]:
+    """int8 vs fp32 per span head: the share of (window, class) pairs whose best span is the same tokens,
+    among those where fp32 points at a span rather than at nothing."""
+    heads = list(model.span_heads)
+    if not heads or not len(windows):
+        return {}
+    fp = onnx_window_spans(result.fp32_path, heads, windows, pad_id, specials)
+    q8 = onnx_window_spans(result.int8_path, heads, windows, pad_id, specials)
+    out = {}
+    for h in heads:
+        pointed = fp[h][..., 0] > 0
+        same = (fp[h][..., 1:] == q8[h][..., 1:]).all(axis=-1)
+        out[h] = {"int8_span_agreement": float(same[pointed].mean()) if pointed.any() else 1.0,
+                  "pointed": int(pointed.sum())}
+    return out
+
+
 def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]], pad_id: int,
            letter_rows: list[int] | None = None, calibration: dict | None = None,
-           ngram_logits: dict[str, np.ndarray] | None = None, rules: dict[str, np.ndarray] | None = None) -> dict:
+           ngram_logits: dict[str, np.ndarray] | None = None, rules: dict[str, np.ndarray] | None = None,
+           specials: Sequence[int] = ()) -> dict:
     """fp32 ONNX vs torch: max |logit difference| over windows. int8 vs fp32: label agreement per head on
     letters (windows aggregated, calibrated temperature and thresholds): the share of (letter, class)
     decisions that agree, and the share of letters whose whole answer agrees. With `ngram_logits` (letter
-    logits of the blend partner), both graphs' letter logits are blended as the engine blends them."""
+    logits of the blend partner), both graphs' letter logits are blended as the engine blends them. Span heads:
+    how often int8 points at the same tokens (`specials`: the tokenizer's start/end ids, never part of a span)."""
     from xinfang.heads import aggregate_windows, blend_logits, decisions, probabilities
 
     fp = onnx_window_logits(result.fp32_path, windows, pad_id)
@@ -231,6 +265,7 @@ def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]]
             "int8_label_agreement": float(same.mean()) if n_letters else 1.0,
             "int8_letter_agreement": float((a == b).all(axis=1).mean()) if n_letters else 1.0,
         }
+    out["span_heads"] = span_agreement(model, result, windows, pad_id, list(specials))
     heads = out["heads"].values()
     out["fp32_vs_torch_max_abs"] = max((h["fp32_vs_torch_max_abs"] for h in heads), default=0.0)
     out["int8_min_agreement"] = min((h["int8_label_agreement"] for h in heads), default=1.0)

@@ -204,7 +204,7 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     calib = calibration_windows(dev_ds["input_ids"], dev_ds["letter_row"], [x.source != "generated" for x in corpus.dev])
     exported = export_onnx(model, staging, calib)
     par = parity(model, exported, dev_ds["input_ids"], tokenizer.pad_id, dev_ds["letter_row"], calibration,
-                 dev_partner, dev_rules)
+                 dev_partner, dev_rules, [t for t in (tokenizer.bos_id, tokenizer.eos_id) if t is not None])
     timings["export_s"] = time.monotonic() - t
     console.print(f"export: fp32 vs torch max |Δlogit| {par['fp32_vs_torch_max_abs']:.2e}; int8 agreement "
                   f"on dev letters (min over heads) {par['int8_min_agreement']:.3f}; sizes {par['size_bytes']}")

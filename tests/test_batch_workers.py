@@ -97,3 +97,28 @@ def test_classify_picks_workers_and_passes_the_execution_provider(tiny_model_dir
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():  # asked for cuda, fell back with a warning
         assert "CUDAExecutionProvider" in caplog.text
+
+
+def test_classify_workers_flag_is_the_setting(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`--workers N` sets batch_workers (checked as XINFANG_BATCH_WORKERS is); the job runs N processes."""
+    from typer.testing import CliRunner
+
+    from xinfang.cli import app
+    from xinfang.config import get_settings
+
+    monkeypatch.setenv("XINFANG_MODELS_DIR", str(tiny_model_dir.parent.parent))
+    monkeypatch.setenv("XINFANG_STATE_DIR", str(tmp_path / "state"))
+    get_settings.cache_clear()
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(f'{{"id": "L{i}", "text": "{TEXTS[i % len(TEXTS)]}"}}\n' for i in range(6)), encoding="utf-8")
+    try:
+        bad = CliRunner().invoke(app, ["classify", str(src), "-o", str(tmp_path / "o.jsonl"), "--workers", "-1"])
+        assert bad.exit_code == 2 and "batch_workers" in bad.output
+        ok = CliRunner().invoke(app, ["classify", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", "tiny/v0",
+                                      "--precision", "fp32", "--workers", "2", "--threads", "1", "--no-progress",
+                                      "--verbose"])
+        assert ok.exit_code == 0, ok.output
+        assert "local: 2 process(es) x 1 threads" in ok.output
+        assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 6
+    finally:
+        get_settings.cache_clear()

@@ -36,9 +36,12 @@ def classify_cmd(
                                 ] = "submitter",
     model: Annotated[str, typer.Option(help="'current', name/version or a model folder")] = "current",
     precision: Annotated[Precision, typer.Option(help="auto: int8 if it passed parity")] = Precision.auto,
-    threads: Annotated[int | None, typer.Option(help="inference threads (per actor on Ray)")] = None,
+    threads: Annotated[int | None, typer.Option(help="inference threads per process (per actor on Ray); default "
+                                                "the CPUs shared among the processes")] = None,
+    workers: Annotated[int | None, typer.Option(help="scoring processes on this machine; default one per 4 usable "
+                                                "CPUs (setting batch_workers)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="letters per chunk (one fsync each)")] = None,
-    engine: Annotated[BatchEngine, typer.Option(help="local, or ray (Ray Data)")] = BatchEngine.local,
+    engine: Annotated[BatchEngine, typer.Option(help="local, or ray (Ray actors)")] = BatchEngine.local,
     ray_address: Annotated[str, typer.Option(help="existing Ray cluster; default a local Ray")] = "",
     concurrency: Annotated[int | None, typer.Option(help="Engine actors on Ray")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="discard the output of an earlier run")] = False,
@@ -59,7 +62,7 @@ def classify_cmd(
         log_to_stderr()
     try:
         settings = get_settings().with_overrides(
-            threads=threads, batch_size=batch_size, ray_address=ray_address or None, ray_concurrency=concurrency,
+            threads=threads, batch_workers=workers, batch_size=batch_size, ray_address=ray_address or None, ray_concurrency=concurrency,
             batch_unmasked_spans=unmasked_spans)
         if sample == bool(input_paths):
             raise XinfangError("give either INPUT or --sample")

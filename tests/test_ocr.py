@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("rapidocr")
 from PIL import Image  # noqa: E402
-from scan_pages import LINES, render, text_pdf  # noqa: E402  (tests/ is on sys.path)
+from scan_pages import LINES, render, render_vertical, text_pdf  # noqa: E402  (tests/ is on sys.path)
 
 from xinfang.ocr.document import read_scan  # noqa: E402
 from xinfang.ocr.layout import PageLines, TextBuilder, drop_margins, is_page_number, join_pages, upright  # noqa: E402
@@ -34,6 +34,11 @@ def test_a_page_image_is_read_with_confidences_and_spans() -> None:
     assert 0.5 < info.min_confidence <= info.mean_confidence <= 1
     assert [scan.text[x.start:x.end] for x in info.low_confidence_lines] == LINES
     assert scan.info().low_confidence_lines == []  # clean print: nothing under the default threshold
+
+
+def test_a_vertical_page_is_read_column_by_column_from_the_right() -> None:
+    columns = ["尊敬的领导您好", "我村土地被占用", "请求调查处理"]
+    assert read_scan(render_vertical(columns)).text == "".join(columns)
 
 
 def test_a_pdf_without_text_layer_is_rendered_and_read() -> None:

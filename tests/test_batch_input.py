@@ -96,13 +96,16 @@ TEXT = (f"我实名举报某街道办副主任王某某，2019年3月在某小�
 
 @pytest.fixture()
 def signals_settings(settings: Settings, tmp_path: Path) -> Settings:  # noqa: F811
-    """Settings whose tiny/v0 marks every credibility signal present (decision thresholds 0), so that the
-    rules' spans (the signed ones quote the phone and ID numbers) are in the result whatever the random
-    weights of the tiny model say."""
+    """Settings whose tiny/v0 marks every credibility signal present (decision thresholds 0) and takes its
+    evidence from the rules (no span head), so that the rules' spans (the signed ones quote the phone and ID
+    numbers) are in the result whatever the random weights of the tiny model say."""
     import shutil
 
     folder = tmp_path / "signals-models" / "tiny" / "v0"
     shutil.copytree(settings.models_dir / "tiny" / "v0", folder)
+    schema = (folder / "schema.yaml").read_text(encoding="utf-8")
+    assert "spans: true" in schema
+    (folder / "schema.yaml").write_text(schema.replace("spans: true", "spans: false"), encoding="utf-8")
     cal = json.loads((folder / "calibration.json").read_text(encoding="utf-8"))
     cal["credibility"]["decision_thresholds"] = [0.0] * len(cal["credibility"]["decision_thresholds"])
     (folder / "calibration.json").write_text(json.dumps(cal), encoding="utf-8")

@@ -65,8 +65,9 @@ class Engine:
         missing = set(self.schema.head_names) - set(self.outputs)
         if missing:
             raise ValueError(f"ONNX graph lacks outputs for heads {sorted(missing)}")
-        # heads whose evidence the model points at (a graph's span outputs); set to [] for rule/n-gram evidence only
-        self.span_heads = [h.name for h in self.schema.heads if span_output(h.name) in self.outputs]
+        # heads whose evidence the model points at (schema `spans` and a span output in the graph); set to [] for
+        # evidence from the rules and the n-gram model only
+        self.span_heads = [h.name for h in self.schema.heads if h.spans and span_output(h.name) in self.outputs]
         self.span_max_tokens = int(cfg.get("span_max_tokens", SPAN_MAX_TOKENS))
         self.max_batch = max_batch
         self.batch_tokens = batch_tokens

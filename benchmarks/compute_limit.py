@@ -302,7 +302,8 @@ def main() -> None:
     threads = args.threads or usable_cpus()
     folder = ModelFolder.resolve(settings.models_dir, args.model)
     letters = load_letters(args.letters or settings.shared_data_dir / "jijian" / "letters.jsonl", args.n)
-    config = json.loads((folder.path / "config.json").read_text(encoding="utf-8"))
+    cfg_path = folder.path / "config.json"
+    config = json.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
     graphs = {p: folder.path / ("model.onnx" if p == "fp32" else "model.int8.onnx") for p in ("fp32", "int8")}
     works = {p: graph_work(path) for p, path in graphs.items() if path.is_file()}
     engines = {p: Engine(folder, precision=p, threads=threads) for p in works}
@@ -331,7 +332,7 @@ def main() -> None:
         "model": {"name": folder.name, "version": folder.version, "layers": config.get("num_hidden_layers"),
                   "hidden": config.get("hidden_size"), "intermediate": config.get("intermediate_size"),
                   "mean_window_tokens": round(mean_len, 1),
-                  "config_flops_per_token": round(config_flops_per_token(config, mean_len)),
+                  "config_flops_per_token": round(config_flops_per_token(config, mean_len)) if config else None,
                   "graph": {p: asdict(w) for p, w in works.items()}},
         "encoder": rows, "peaks_gflops_best": best,
         "peaks_gflops_median": {key: {name: round(float(np.median([sl.table[key][name] for sl in slices])), 2)

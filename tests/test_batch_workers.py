@@ -122,3 +122,16 @@ def test_classify_workers_flag_is_the_setting(tiny_model_dir: Path, tmp_path: Pa
         assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 6
     finally:
         get_settings.cache_clear()
+
+
+def test_a_worker_that_cannot_load_the_model_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path):
+    import shutil
+
+    from xinfang.errors import XinfangError
+
+    broken = tmp_path / "tiny" / "v0"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "model.onnx").write_bytes(b"not an onnx graph")
+    scorer = ProcessScorer(ModelFolder(broken), "fp32", CpuPlan(2, 1))
+    with pytest.raises(XinfangError, match="could not load the model"):
+        list(scorer.run(iter(chunks(2, 2))))

@@ -52,8 +52,8 @@ class ProcessScorer:
                                 2 * self.plan.workers)
         except BrokenProcessPool:
             log.error("a scoring process died")
-            raise XinfangError("a scoring process died (out of memory?); what was written is kept, rerun to "
-                               "resume") from None
+            raise XinfangError("a scoring process died or could not load the model (out of memory?); what was "
+                               "written is kept, rerun to resume (--workers 1 scores in this process)") from None
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             log.info("local: chunks per worker process %s", sorted(self.chunks_by_pid.values(), reverse=True))

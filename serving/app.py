@@ -15,7 +15,6 @@ from xinfang import __version__
 from xinfang.config import Settings, get_settings
 from xinfang.engine import Engine, LetterIn
 from xinfang.model_folder import ModelFolder
-from xinfang.near_duplicates import new_index
 from xinfang.result import LetterResult
 from xinfang.serving.auth import KeyGate
 from xinfang.serving.batcher import MicroBatcher
@@ -31,7 +30,8 @@ from xinfang.serving.request_ids import RequestIds
 from xinfang.serving.review.routes import router as review_router
 from xinfang.serving.routes import ops, v1
 from xinfang.serving.scan_upload import SCAN_PATH, upload_limit
-from xinfang.serving.score_and_store import Scorer, Scores, Submission, load_index
+from xinfang.serving.score_and_store import Scorer, Scores, Submission
+from xinfang.serving.shared_index import SharedIndex
 from xinfang.serving.state import AppState
 from xinfang.serving.store import ResultsStore
 from xinfang.submitters import SubmitterKeyer
@@ -72,8 +72,9 @@ def _build_state(settings: Settings, engine: Scores | None, folder: ModelFolder 
         "name": folder.name, "version": folder.version, "precision": settings.serve_precision}
     t_model = time.perf_counter()
     store = store or ResultsStore(settings.results_store_url)
-    index = new_index()
-    loaded = load_index(store, index)
+    index = SharedIndex(store.engine, settings.duplicate_threshold)  # in the database: shared by every worker
+    index.backfill()
+    loaded = len(index)
     t_index = time.perf_counter()
     index.signature(_WARM_UP.text)  # loads jieba's dictionary now rather than on the first request
     engine.score([_WARM_UP])

@@ -7,12 +7,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from xinfang.duplicates import DuplicateIndex, signature_from_bytes, signature_to_bytes
+from xinfang.duplicates import signature_to_bytes
 from xinfang.engine import LetterIn
 from xinfang.near_duplicates import NearDuplicates
 from xinfang.pii import redact_for_log
 from xinfang.result import LetterResult, OcrInfo
 from xinfang.serving.review.models import review_letter
+from xinfang.serving.shared_index import SharedIndex
 from xinfang.serving.store import ResultsStore, ScoredLetter, utcnow
 from xinfang.submitters import SubmitterKeyer
 
@@ -36,35 +37,23 @@ class Submission:
     ocr: OcrInfo | None = None  # a scanned letter's OCR record, kept in its result
 
 
-def load_index(store: ResultsStore, index: DuplicateIndex) -> int:
-    """Add every stored signature to the index (first row of an id wins); returns how many were added."""
-    added = 0
-    for row in store.signatures():
-        if row.letter_id in index:
-            continue
-        sig = signature_from_bytes(row.signature)
-        if sig.shape != (index.hasher.num_perm,):
-            continue  # written with other MinHash parameters
-        index.add_signature(row.letter_id, sig, row.submitter_hash)
-        added += 1
-    return added
-
-
 class Scorer:
     """Callable on a list of submissions (a micro-batch), returning their results in order.
 
     Not thread-safe by itself: the micro-batcher calls it from its single worker thread, which is
     also the only thread that touches the duplicate index. Near-duplicates follow xinfang.near_duplicates,
-    the batch job's policy: each letter is compared with every letter indexed before it, the earlier letters
-    of its own micro-batch included. Those are staged and join the index only once their rows are
-    committed, so the index never points at letters the store lacks; a letter is answered only after
-    its row is committed (ResultsStore.add_many raises otherwise).
+    the batch job's policy: each letter is compared with every letter indexed before it (by any worker
+    sharing the database: the index is xinfang.serving.shared_index), the earlier letters of its own
+    micro-batch included. Those are staged and join the index in the transaction that stores their rows,
+    so the index never points at letters the store lacks; a letter is answered only after its row is
+    committed (ResultsStore.add_many raises otherwise).
     """
 
-    def __init__(self, engine: Scores, store: ResultsStore, index: DuplicateIndex, model_ref: dict[str, str],
+    def __init__(self, engine: Scores, store: ResultsStore, index: SharedIndex, model_ref: dict[str, str],
                  duplicate_threshold: float = 0.8, store_text: bool = False, *, keyer: SubmitterKeyer):
         self.engine, self.store = engine, store
-        self.dups = NearDuplicates(duplicate_threshold, index)
+        self.index = index
+        self.dups = NearDuplicates(duplicate_threshold, index)  # type: ignore[arg-type]
         self.keyer = keyer
         self.model_ref = model_ref
         self.store_text = store_text
@@ -92,9 +81,8 @@ class Scorer:
         if self.store_text:  # the deployment keeps texts: its letters can be reviewed at /review
             rows += [review_letter(r, s.letter.text, "api", key, now)  # type: ignore[misc]
                      for s, r, key in zip(batch, results, keys, strict=True)]
-        self.store.add_many(rows)
+        self.store.add_many(rows, also=lambda session: self.index.write(session, staged))
         t3 = time.perf_counter()
-        self.dups.commit(staged)
         log.info("scored n=%d ids=%s engine_ms=%.1f duplicates_ms=%.1f store_ms=%.1f", len(batch),
                  redact_for_log(",".join(s.letter.id for s in batch)), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
         return results

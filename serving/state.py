@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from xinfang.config import Settings
-from xinfang.duplicates import DuplicateIndex
 from xinfang.model_folder import ModelFolder
 from xinfang.result import LetterResult
 from xinfang.serving.batcher import MicroBatcher
 from xinfang.serving.errors import ApiError
 from xinfang.serving.keys import KeyRing
 from xinfang.serving.score_and_store import Scores, Submission
+from xinfang.serving.shared_index import SharedIndex
 from xinfang.serving.store import ResultsStore
 from xinfang.text import LetterTokenizer
 
@@ -30,7 +30,7 @@ class AppState:
     folder: ModelFolder
     model_ref: dict[str, str]
     store: ResultsStore
-    index: DuplicateIndex
+    index: SharedIndex  # near-duplicates, in the store's database
     batcher: MicroBatcher[Submission, LetterResult]
     keyring: KeyRing | None  # None: authentication is off
     tokenizer: LetterTokenizer  # the model's, to count tokens at the door

@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,13 +183,16 @@ class ResultsStore:
         if self.file is not None:
             self.file.check()
 
-    def add_many(self, rows: Sequence[ScoredLetter]) -> None:
-        """Insert rows in one transaction; raises StoreUnavailable unless they are committed to the real
-        database (checked before the commit, and after it, in case the file went while it ran)."""
+    def add_many(self, rows: Sequence[ScoredLetter], also: Callable[[Session], object] | None = None) -> None:
+        """Insert rows in one transaction (with what `also` writes in it, e.g. the near-duplicate index's
+        rows); raises StoreUnavailable unless they are committed to the real database (checked before the
+        commit, and after it, in case the file went while it ran)."""
         try:
             with Session(self.engine) as session, session.begin():
                 session.add_all(rows)
                 session.flush()
+                if also is not None:
+                    also(session)
                 self._check_file()
             self._check_file()
         except StoreUnavailable:

@@ -111,6 +111,8 @@ def serve_cmd(
     no_auth: Annotated[bool, typer.Option("--no-auth", help="accept requests without an API key (local use)")] = False,
     store_text: Annotated[bool, typer.Option("--store-text", help="also store letter texts")] = False,
     log_level: Annotated[LogLevel, typer.Option(help="uvicorn's log level")] = LogLevel.info,
+    workers: Annotated[int | None, typer.Option(min=1, help="worker processes; more than one needs a PostgreSQL "
+                                                "store (default from settings: 1)")] = None,
 ) -> None:
     """Start the scoring API (uvicorn): POST /v1/letters:score, /v1/letters:batch; docs at /docs."""
     from xinfang.config import get_settings
@@ -119,7 +121,8 @@ def serve_cmd(
     try:
         settings = get_settings().with_overrides(
             serve_host=host or None, serve_port=port, serve_model=model or None, serve_precision=precision,
-            auth_enabled=False if no_auth else None, store_text=True if store_text else None)
+            auth_enabled=False if no_auth else None, store_text=True if store_text else None,
+            serve_workers=workers)
         serve(settings, log_level=log_level.value)
     except XinfangError as exc:
         raise _fail(exc) from None

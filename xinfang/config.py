@@ -37,6 +37,8 @@ class Settings(BaseSettings):
                             description="API keys file and the default SQLite results store")
     serve_host: str = Field(default="127.0.0.1", description="address the API listens on")
     serve_port: int = Field(default=8000, ge=1, le=65535, description="port the API listens on")
+    serve_workers: int = Field(default=1, ge=1, description="API worker processes (uvicorn's); more than one "
+                               "needs a PostgreSQL store_url, which holds what they share")
     serve_model: str = Field(default="current", description="model the API serves ('current', name/version, path)")
     serve_precision: Precision = Field(default=Precision.auto,
                                        description="ONNX graph the API serves; auto = int8 if it passed parity")

@@ -169,6 +169,10 @@ class DuplicateIndex:
             h ^= h >> np.uint64(31)
         return (np.arange(self.bands, dtype=np.uint64) << np.uint64(58)) | (h >> np.uint64(6))
 
+    def band_keys(self, sig: np.ndarray) -> np.ndarray:
+        """The (bands,) LSH keys of one signature (what a database-held index stores per letter)."""
+        return self._band_keys(np.asarray(sig, dtype=np.uint32)[None, :])[0]
+
     # --- adding ---------------------------------------------------------------------------------------
 
     def add(self, letter_id: str, text: str, submitter: str | None = None) -> np.ndarray:

@@ -20,9 +20,24 @@ def new_hasher() -> MinHasher:
     return MinHasher(**HASHER_ARGS)
 
 
-def new_index() -> DuplicateIndex:
-    """An empty DuplicateIndex with the policy's parameters."""
-    return DuplicateIndex(**HASHER_ARGS)
+LSH_RECALL = 0.999  # least chance that a pair at exactly the threshold shares a band (becomes a candidate)
+MAX_BANDS = 64  # band keys carry the band number in 6 bits
+
+
+def lsh_bands(threshold: float = 0.8, num_perm: int = HASHER_ARGS["num_perm"]) -> int:
+    """LSH bands sized from the threshold: the fewest bands (the most rows per band, so the fewest unrelated
+    candidates) for which a pair at Jaccard `threshold` shares a band with chance at least LSH_RECALL
+    (0.8 -> 32 bands of 4 rows, 0.9 -> 16 of 8, 0.5 -> 64 of 2)."""
+    for bands in (b for b in range(1, MAX_BANDS + 1) if num_perm % b == 0):
+        rows = num_perm // bands
+        if 1 - (1 - threshold ** rows) ** bands >= LSH_RECALL:
+            return bands
+    return max(b for b in range(1, MAX_BANDS + 1) if num_perm % b == 0)
+
+
+def new_index(threshold: float = 0.8) -> DuplicateIndex:
+    """An empty DuplicateIndex with the policy's parameters, its bands sized from the threshold."""
+    return DuplicateIndex(bands=lsh_bands(threshold), **HASHER_ARGS)
 
 
 def near_duplicate_indicator(count: int, same_submitter: bool) -> NearDuplicateIndicator:
@@ -62,7 +77,7 @@ class NearDuplicates:
 
     def __init__(self, threshold: float = 0.8, index: DuplicateIndex | None = None):
         self.threshold = threshold
-        self.index = index if index is not None else new_index()
+        self.index = index if index is not None else new_index(threshold)
 
     def __len__(self) -> int:
         return len(self.index)

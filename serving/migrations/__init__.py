@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 
 HERE = Path(__file__).resolve().parent
 BASELINE = "0001"  # exactly the tables `create_all` made before the store had migrations
-TABLE_MODULES = ("xinfang.serving.store", "xinfang.serving.rate_limits", "xinfang.serving.review.models")  # every module declaring tables
+TABLE_MODULES = ("xinfang.serving.store", "xinfang.serving.rate_limits", "xinfang.serving.review.models",
+                 "xinfang.serving.shared_index")  # every module declaring tables
 _PG_LOCK = 0x78696E66  # advisory lock key: workers starting together upgrade one after another, once
 
 

@@ -56,27 +56,29 @@ def test_span_targets_follow_normalisation_and_window_edges(tiny_base):
     tok = LetterTokenizer.from_file(tiny_base / "tokenizer.json", max_length=32, overlap=8)
     wins = tok.windows(norm)
     assert len(wins) > 2
-    starts, ends = window_span_targets(wins[0], chars)
+    starts, ends, inside = window_span_targets(wins[0], chars)
     j = head.class_ids.index("named_subject")
     assert "".join(norm[wins[0].offsets[k][0]: wins[0].offsets[k][1]] for k in range(starts[j], ends[j] + 1)) == "王主任"
-    assert starts[head.class_ids.index("signed")] == 0  # the signature lies in the last window, not this one
+    signed = head.class_ids.index("signed")
+    assert starts[signed] == 0 and inside[signed] == 0.0  # the signature lies in the last window, not this one
+    assert inside[j] == 1.0 and inside[head.class_ids.index("evidence")] == 0.0  # absent: nothing to learn
     last = window_span_targets(wins[-1], chars)
-    assert last[0][head.class_ids.index("signed")] > 0 and last[0][j] == 0
+    assert last[0][signed] > 0 and last[2][signed] == 1.0 and last[0][j] == 0 and last[2][j] == 0.0
     # a present signal whose annotated text does not match the letter is not learned from at all
     broken = _letter(text, {"named_subject": (a, a + 3)})
     broken.extra["spans"]["named_subject"]["text"] = "李局长"
     assert letter_span_chars(broken, head)[1][j] == 0.0
 
 
-def test_best_token_spans_respects_cap_content_and_null():
+def test_best_token_spans_respects_cap_and_content():
     logits = np.zeros((1, 8, 4))  # one window, 8 tokens, two classes (start, end interleaved)
     logits[0, 2, 0], logits[0, 6, 1] = 5.0, 5.0  # class 0: start 2, end 6 (5 tokens)
     logits[0, 3, 2], logits[0, 3, 3] = 1.0, 1.0  # class 1: one token at 3
-    logits[0, 0, 2:4] = 4.0  # class 1: null (position 0) beats it
+    logits[0, 0, 2:4] = 4.0  # the first (special) token is never part of a span
     content = np.array([[False, True, True, True, True, True, True, False]])
     out = best_token_spans(logits, content, max_tokens=8)
     assert out[0, 0, 1:].tolist() == [2, 6] and out[0, 0, 0] == 10.0
-    assert out[0, 1, 1:].tolist() == [3, 3] and out[0, 1, 0] == 2.0 - 8.0
+    assert out[0, 1, 1:].tolist() == [3, 3] and out[0, 1, 0] == 2.0
     capped = best_token_spans(logits, content, max_tokens=3)
     assert capped[0, 0, 2] - capped[0, 0, 1] <= 2
     assert best_token_spans(logits, np.zeros_like(content), 8)[0, 0, 0] <= NEG / 2
@@ -107,12 +109,13 @@ def test_span_head_learns_to_point_at_annotated_spans(tiny_base):
     letters = [_letter(t, {"named_subject": (t.index(n), t.index(n) + len(n))}) for t, n in zip(texts, names, strict=True)]
     wins = [tok.windows(normalise(x.text))[0] for x in letters]
     targets = [window_span_targets(w, letter_span_chars(x, head)[0]) for w, x in zip(wins, letters, strict=True)]
+    assert all(t[2][head.class_ids.index("named_subject")] == 1.0 for t in targets)
     n = max(len(w.ids) for w in wins)
     ids = torch.tensor([w.ids + [0] * (n - len(w.ids)) for w in wins])
     att = torch.tensor([[1] * len(w.ids) + [0] * (n - len(w.ids)) for w in wins])
     start, end, mask = span_keys("credibility")
     labels = {start: torch.tensor([t[0] for t in targets]), end: torch.tensor([t[1] for t in targets]),
-              mask: torch.ones(len(wins), head.n_outputs)}
+              mask: torch.tensor([t[2] for t in targets])}
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
     for _ in range(150):

@@ -225,10 +225,10 @@ def to_windows(ds: Dataset, tokenizer: LetterTokenizer, max_windows: int | None 
                     out[c].append(batch[c][j])
                 for h in span_heads:
                     start, end, use = span_keys(h)
-                    s, e = window_span_targets(w, batch[SPAN_CHARS + h][j])
+                    s, e, inside = window_span_targets(w, batch[SPAN_CHARS + h][j])
                     out[start].append(s)
                     out[end].append(e)
-                    out[use].append(batch[SPAN_USABLE + h][j])
+                    out[use].append([u * m for u, m in zip(batch[SPAN_USABLE + h][j], inside, strict=True)])
         return out
 
     with progress_bars_off():

@@ -75,8 +75,8 @@ class MultiHeadModel(nn.Module):
     @staticmethod
     def span_loss(logits: torch.Tensor, start: torch.Tensor, end: torch.Tensor, mask: torch.Tensor,
                   attention_mask: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy over token positions for each class's start and end (position 0: no span in this
-        window), averaged over the classes the mask allows."""
+        """Cross-entropy over token positions for each class's start and end, averaged over the (window, class)
+        pairs the mask allows (those with an annotated span inside the window)."""
         b, t, two_n = logits.shape
         n = two_n // 2
         lg = logits.view(b, t, n, 2).permute(0, 2, 3, 1)  # batch, class, start/end, token

@@ -1,5 +1,6 @@
 """Span-head targets: a letter's annotated spans as characters of its normalised text, then per token window
-the start and end token of each class's span (0, the window's first special token, when none lies inside)."""
+the start and end token of each class's span, learned only where the span lies wholly inside the window (the
+span head localises; whether a signal is present is the classification head's question)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,10 @@ def letter_span_chars(letter: LabelledLetter, head: Head) -> tuple[list[tuple[in
     return chars, usable
 
 
-def window_span_targets(window: Window, chars: Sequence[Sequence[int]]) -> tuple[list[int], list[int]]:
-    """Start and end token per class inside `window` (0 and 0 when the class's span is not wholly inside)."""
-    starts, ends = [], []
+def window_span_targets(window: Window, chars: Sequence[Sequence[int]]) -> tuple[list[int], list[int], list[float]]:
+    """Start and end token per class inside `window`, and whether there is one to learn (0, 0 and 0 when the
+    class's span is absent or not wholly inside the window)."""
+    starts, ends, inside_mask = [], [], []
     content = [k for k, (a, b) in enumerate(window.offsets) if b > a]
     for a, b in chars:
         s = e = 0
@@ -53,4 +55,5 @@ def window_span_targets(window: Window, chars: Sequence[Sequence[int]]) -> tuple
                 s, e = hit[0], hit[-1]
         starts.append(s)
         ends.append(e)
-    return starts, ends
+        inside_mask.append(1.0 if s > 0 else 0.0)
+    return starts, ends, inside_mask

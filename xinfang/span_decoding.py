@@ -25,13 +25,12 @@ def is_span_output(name: str) -> bool:
 
 
 def best_token_spans(logits: np.ndarray, content: np.ndarray, max_tokens: int) -> np.ndarray:
-    """(windows, classes, 3): for each window and class the best span's score margin over the window's null
-    answer (its first token), its start and its end token. `logits` (windows, tokens, 2 x classes) hold start
-    logits then end logits per class; `content` (windows, tokens) marks the tokens a span may cover."""
+    """(windows, classes, 3): for each window and class the best span's score (start logit + end logit), its
+    start and its end token. `logits` (windows, tokens, 2 x classes) hold the start and the end logit of each
+    class, interleaved; `content` (windows, tokens) marks the tokens a span may cover."""
     n = logits.shape[2] // 2
     start = np.where(content[:, :, None], logits[:, :, 0::2], NEG)
     end = np.where(content[:, :, None], logits[:, :, 1::2], NEG)
-    null = logits[:, 0, 0::2] + logits[:, 0, 1::2]
     b, t, _ = start.shape
     best = np.full((b, n), NEG)
     where = np.zeros((b, n, 2), dtype=np.int64)
@@ -43,7 +42,7 @@ def best_token_spans(logits: np.ndarray, content: np.ndarray, max_tokens: int) -
         best = np.where(better, score, best)
         where[..., 0] = np.where(better, i, where[..., 0])
         where[..., 1] = np.where(better, i + d, where[..., 1])
-    return np.concatenate([(best - null)[..., None], where.astype(np.float64)], axis=2)
+    return np.concatenate([best[..., None], where.astype(np.float64)], axis=2)
 
 
 def letter_spans(decoded: np.ndarray, windows: Sequence[Window], rows: Sequence[int], n_letters: int,

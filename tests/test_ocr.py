@@ -7,6 +7,7 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("rapidocr")
@@ -18,6 +19,7 @@ from xinfang.ocr.layout import PageLines, TextBuilder, drop_margins, is_page_num
 from xinfang.ocr.limits import ScanError, ScanLimits, ScanTooLarge  # noqa: E402
 from xinfang.ocr.pages import read_pages  # noqa: E402
 from xinfang.ocr.recognizer import Line  # noqa: E402
+from xinfang.ocr.recognizer import _line as _quad_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,6 +102,25 @@ def test_rows_paragraphs_and_margins() -> None:
     join_pages(drop_margins(pages), builder)
     assert builder.text == "来信人：张三\n我反映一件事情，路坏了很久没人修。\n谢谢"
     assert [(p.page, builder.text[p.start:p.end]) for p in builder.placed][-2:] == [(2, "没人修。"), (2, "谢谢")]
+
+
+def test_a_skewed_page_keeps_its_rows_and_paragraphs() -> None:
+    """Scanned 3° askew: rows turned straight before they are grouped, so they do not interleave and the
+    indents still start paragraphs (regression: a -3° page came out with rows mixed)."""
+    rows = [(156, 900, "甲一"), (100, 900, "甲二"), (100, 500, "甲三。"),  # paragraph 1 ends short
+            (156, 480, "乙一"), (520, 900, "乙二"), (100, 900, "乙三")]  # row 4: two pieces of one line
+    ys = {0: 200, 1: 246, 2: 292, 3: 338, 4: 338, 5: 384}
+    turn = np.radians(-3)
+
+    def quad(x0: float, x1: float, y: float) -> np.ndarray:
+        pts = np.array([[x0, y], [x1, y], [x1, y + 28], [x0, y + 28]]) - 700
+        rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+        return pts @ rot.T + 700
+
+    lines = [_quad_line(t, 0.9, quad(x0, x1, ys[i])) for i, (x0, x1, t) in enumerate(rows)]
+    builder = TextBuilder()
+    join_pages([upright(PageLines(1, 1400, 1400, lines[::-1]))], builder)
+    assert builder.text == "甲一甲二甲三。\n乙一乙二乙三"
 
 
 def test_a_vertical_page_reads_columns_right_to_left() -> None:

@@ -3,6 +3,7 @@ page headers, footers and page numbers dropped, lines re-joined into paragraphs,
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections import Counter
@@ -13,6 +14,7 @@ from xinfang.ocr.recognizer import Line
 
 MARGIN_TOP = 0.08  # share of the page height where a header may sit
 MARGIN_BOTTOM = 0.10  # ... and a footer
+MIN_SKEW = math.radians(0.2)  # less skew than this is left as it is
 _PAGE_NUMBER = re.compile(
     r"^[\s\-—–_·.~〜]*(page\s*)?(第\s*)?[0-9０-９一二三四五六七八九十百]+\s*页?"
     r"(\s*([/／,，]|of)?\s*(共\s*)?[0-9０-９一二三四五六七八九十百]+\s*页?)?[\s\-—–_·.~〜]*$", re.IGNORECASE)
@@ -52,11 +54,30 @@ def is_vertical(lines: Sequence[Line]) -> bool:
     return tall > wide
 
 
-def upright(page: PageLines) -> PageLines:
-    """A vertical page turned so that its columns read as rows (the rightmost column first): the rest of the
-    layout code only knows rows."""
-    if not is_vertical(page.lines):
+def deskew(page: PageLines) -> PageLines:
+    """A skewed page's lines moved as if the page were straight: each line's centre turned about the page's
+    centre by the median slope of its wide lines (rows of a skewed page would otherwise interleave)."""
+    slopes = [ln.angle for ln in page.lines if ln.width > 2 * ln.height]
+    angle = statistics.median(slopes) if slopes else 0.0
+    if abs(angle) < MIN_SKEW:
         return page
+    cos, sin = math.cos(-angle), math.sin(-angle)
+    ox, oy = page.width / 2, page.height / 2
+
+    def turned(ln: Line) -> Line:
+        cx, cy = (ln.x0 + ln.x1) / 2 - ox, (ln.y0 + ln.y1) / 2 - oy
+        nx, ny = ox + cx * cos - cy * sin, oy + cx * sin + cy * cos
+        return replace(ln, x0=nx - ln.width / 2, x1=nx + ln.width / 2, y0=ny - ln.height / 2,
+                       y1=ny + ln.height / 2, angle=ln.angle - angle)
+
+    return PageLines(page.number, page.width, page.height, [turned(ln) for ln in page.lines])
+
+
+def upright(page: PageLines) -> PageLines:
+    """A page made straight (deskew), and a vertical page turned so that its columns read as rows (the
+    rightmost column first): the rest of the layout code only knows rows."""
+    if not is_vertical(page.lines):
+        return deskew(page)
     turned = [replace(ln, x0=ln.y0, x1=ln.y1, y0=page.width - ln.x1, y1=page.width - ln.x0) for ln in page.lines]
     return PageLines(page.number, page.height, page.width, turned)
 

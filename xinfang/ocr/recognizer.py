@@ -18,7 +18,8 @@ MIN_LINE_SCORE = 0.3  # lines the recogniser is less sure of are noise, not doub
 
 @dataclass(frozen=True)
 class Line:
-    """One recognised line: text, confidence (0-1) and its axis-aligned box in page pixels."""
+    """One recognised line: text, confidence (0-1), its box in page pixels (the line's own width and height
+    around its centre, so a skewed line is not taller than it is) and the slope of its top edge (radians)."""
 
     text: str
     confidence: float
@@ -26,6 +27,7 @@ class Line:
     y0: float
     x1: float
     y1: float
+    angle: float = 0.0
 
     @property
     def width(self) -> float:
@@ -70,10 +72,18 @@ class Recognizer:
         for box, text, score in zip(out.boxes, out.txts, out.scores, strict=True):
             if not text.strip():
                 continue
-            xs, ys = np.asarray(box)[:, 0], np.asarray(box)[:, 1]
-            lines.append(Line(text.strip(), float(score), float(xs.min()), float(ys.min()), float(xs.max()),
-                              float(ys.max())))
+            lines.append(_line(text.strip(), float(score), np.asarray(box, dtype=float)))
         return lines
+
+
+def _line(text: str, score: float, quad: np.ndarray) -> Line:
+    """A line from its quadrilateral (top-left, top-right, bottom-right, bottom-left)."""
+    width = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
+    height = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
+    cx, cy = quad.mean(axis=0)
+    angle = float(np.arctan2(quad[1][1] - quad[0][1], quad[1][0] - quad[0][0]))
+    return Line(text, score, float(cx - width / 2), float(cy - height / 2), float(cx + width / 2),
+                float(cy + height / 2), angle)
 
 
 @lru_cache(maxsize=4)

@@ -4,12 +4,12 @@ index in the database, so a letter sent to any worker finds its near-copies sent
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psutil
@@ -121,14 +121,23 @@ def _post(base: str, body: dict, deadline: float) -> dict:
         time.sleep(0.5)
 
 
-def _spawned_workers(pid: int) -> int:
-    return sum("spawn_main" in " ".join(c.cmdline()) for c in psutil.Process(pid).children())
+def _spawned_workers(pid: int) -> list[int]:
+    """The live worker processes of a `serve --workers N` (a killed one is a zombie until reaped)."""
+    found = []
+    for child in psutil.Process(pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline()):
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found
 
 
-@pytest.fixture
-def servers(request, tmp_path, tiny_model_dir) -> Iterator[tuple[str, str, int]]:
+@pytest.fixture(scope="module")
+def servers(request, tmp_path_factory, tiny_model_dir) -> Iterator[tuple[str, str, int, str]]:
     """Two servers on one new PostgreSQL database: `serve --workers 2` and `serve` (another 'machine')."""
     url = backend_url(request, "postgresql")
+    tmp_path = tmp_path_factory.mktemp("workers")
     env = {**os.environ, "XINFANG_STATE_DIR": str(tmp_path), "XINFANG_STORE_URL": url,
            "XINFANG_SUBMITTER_KEY": SUBMITTER_KEY, "XINFANG_THREADS": "1", "XINFANG_LOG_FORMAT": "text"}
     procs, bases = [], []
@@ -139,7 +148,7 @@ def servers(request, tmp_path, tiny_model_dir) -> Iterator[tuple[str, str, int]]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         bases.append(f"http://127.0.0.1:{port}")
     try:
-        yield bases[0], bases[1], procs[0].pid
+        yield bases[0], bases[1], procs[0].pid, url
     finally:
         for p in procs:
             p.terminate()
@@ -152,7 +161,7 @@ def servers(request, tmp_path, tiny_model_dir) -> Iterator[tuple[str, str, int]]
 
 
 def test_worker_processes_share_near_duplicates(servers):
-    multi, single, pid = servers
+    multi, single, pid, _ = servers
     deadline = time.monotonic() + 300
     assert _post(single, {"id": "p-1", "text": CAMPAIGN}, deadline)["duplicates"] == []
     got = [_post(multi, {"id": f"p-{i}", "text": COPY + "。" * (i % 2)}, deadline) for i in range(2, 8)]
@@ -160,5 +169,24 @@ def test_worker_processes_share_near_duplicates(servers):
         assert {d["id"] for d in result["duplicates"]} == {f"p-{j}" for j in range(1, i)}
     back = _post(single, {"id": "p-8", "text": COPY}, deadline)
     assert {d["id"] for d in back["duplicates"]} == {f"p-{j}" for j in range(1, 8)}
-    assert _spawned_workers(pid) == 2  # `--workers 2` runs two worker processes
-    assert Path(f"/proc/{pid}").exists()
+    assert len(_spawned_workers(pid)) == 2  # `--workers 2` runs two worker processes
+
+
+def test_a_killed_worker_loses_no_answered_letter(servers):
+    """kill -9 one of two workers: the other goes on answering, uvicorn starts a new one, and every letter
+    answered 200 has its row in the store."""
+    multi, _, pid, url = servers
+    deadline = time.monotonic() + 300
+    _post(multi, {"id": "k-0", "text": LETTER}, deadline)  # both servers are up (the test may run alone)
+    victim = _spawned_workers(pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    answered = [_post(multi, {"id": f"k-{i}", "text": LETTER + str(i)}, deadline)["id"] for i in range(1, 9)]
+    while not (len(now := _spawned_workers(pid)) == 2 and victim not in now):
+        assert time.monotonic() < deadline, "uvicorn did not replace the killed worker"
+        time.sleep(0.5)
+    store = ResultsStore(url)
+    try:
+        stored = {row.letter_id for row in store.rows()}
+    finally:
+        store.close()
+    assert {"k-0", *answered} <= stored

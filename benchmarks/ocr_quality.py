@@ -32,6 +32,7 @@ from xinfang.ocr.recognizer import get_recognizer  # noqa: E402
 from xinfang.result import BinaryAnswer, LetterResult, MultiLabelAnswer, SingleLabelAnswer  # noqa: E402
 
 TIPDM = "tipdm2020/unlabeled.jsonl"
+OCR = "rapidocr 3.10: PP-OCRv6 small detection (page scaled to 1280 px at most) and recognition, no angle classifier"
 TARGETS = {"cer_clean": 0.02, "cer_damaged": 0.06, "topic_primary_agreement": 0.97, "in_scope_agreement": 0.97}
 
 
@@ -141,7 +142,7 @@ def main() -> None:
     original = [decisions(r) for r in engine.score([LetterIn(r["id"], r["text"]) for r in letters])]
     out: dict = {"data": f"real: {len(letters)} tipdm2020 letters ({TIPDM}, seed {args.seed}, at most "
                          f"{args.max_chars} characters), rendered with WenQuanYi Micro Hei 28 px on A4 at 150 dpi",
-                 "model": engine.model_ref, "ocr": "rapidocr PP-OCRv6 small (det, rec) + mobile v2 cls, onnxruntime",
+                 "model": engine.model_ref, "ocr": OCR,
                  "machine": {"cpus": os.cpu_count(), "load_average_start": os.getloadavg()[0],
                              "threads": settings.threads or "onnxruntime default"},
                  "ocr_models_load_seconds": round(load_s, 2), "targets": TARGETS}

@@ -16,7 +16,7 @@ from xinfang.tables import TableFormat
 
 def classify_cmd(
     input_paths: Annotated[list[Path] | None, typer.Argument(
-        metavar="INPUT...", help="letters: JSONL, CSV, TSV or xlsx (by suffix, else sniffed); '-' reads standard "
+        metavar="INPUT", help="letters: JSONL, CSV, TSV or xlsx (by suffix, else sniffed); '-' reads standard "
         "input (not resumable). Or scanned letters (the ocr extra): a folder or several PNG, JPEG, TIFF or PDF "
         "files, one letter each, id = the file name")] = None,
     output: Annotated[Path, typer.Option(

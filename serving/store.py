@@ -25,6 +25,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine as SqlEngine
@@ -160,6 +161,7 @@ class ResultsStore:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_s}
         elif parsed.get_backend_name() == "postgresql":  # a server away fails a request, never hangs it
             kwargs["connect_args"] = {"connect_timeout": max(2, math.ceil(busy_timeout_s))}
+        self.postgres = parsed.get_backend_name() == "postgresql"
         try:
             self.engine: SqlEngine = create_engine(parsed, **kwargs)
         except ImportError as exc:  # the URL names a driver this environment lacks
@@ -189,6 +191,8 @@ class ResultsStore:
         commit, and after it, in case the file went while it ran)."""
         try:
             with Session(self.engine) as session, session.begin():
+                if self.postgres:  # a 200 means stored: durable even where the server's default is not
+                    session.execute(text("SET LOCAL synchronous_commit TO ON"))
                 session.add_all(rows)
                 session.flush()
                 if also is not None:

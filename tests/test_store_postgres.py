@@ -145,3 +145,20 @@ def test_nul_characters_are_stored_not_refused(store_url: str):
         assert got.meta == {f"k{c}": [f"v{c}"]} and got.scores == {"q": f"a{c}"}
     finally:
         store.close()
+
+
+def test_stored_rows_commit_durably_whatever_the_server_default(store_url: str):
+    """A 200 means stored: on PostgreSQL the results' transaction commits with synchronous_commit on, even on
+    a server whose default is off (as the test cluster's is)."""
+    store = ResultsStore(store_url)
+    seen: list[str] = []
+    try:
+        if store.postgres:
+            with store.engine.connect() as conn:
+                assert conn.execute(text("SHOW synchronous_commit")).scalar() == "off"
+        store.add_many([row("d-1")], also=lambda session: seen.append(
+            session.execute(text("SHOW synchronous_commit")).scalar() if store.postgres else "sqlite"))
+        assert seen == (["on"] if store.postgres else ["sqlite"])
+        assert store.latest("d-1") is not None
+    finally:
+        store.close()

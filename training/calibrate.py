@@ -112,8 +112,8 @@ def calibrate_head(head: Head, logits: np.ndarray, y: np.ndarray, target_precisi
 
 def calibrate_model(schema: Schema, letters: list[LabelledLetter], logits: dict[str, np.ndarray],
                     partner: dict[str, np.ndarray], target_precision: float, real: np.ndarray,
-                    max_flag_rate: dict[str, float], rules: dict[str, np.ndarray] | None = None
-                    ) -> tuple[dict, dict[str, np.ndarray]]:
+                    max_flag_rate: dict[str, float], rules: dict[str, np.ndarray] | None = None,
+                    primary_alphas: tuple[float, ...] = (0.0,)) -> tuple[dict, dict[str, np.ndarray]]:
     """Calibration of every head on dev letters (each head on the letters labelled for it): the blend with
     the n-gram partner's logits (and rule evidence, for heads in `rules`) where there is a partner, then
     temperature, thresholds and route. Returns the calibration and the blended dev logits."""
@@ -133,7 +133,7 @@ def calibrate_model(schema: Schema, letters: list[LabelledLetter], logits: dict[
         gold = [(x.extra or {}).get(f"{head.name}_primary") for x, s in zip(letters, sel, strict=True) if s]
         if head.kind is HeadKind.multi_label and any(gold):
             probs = probabilities(blended[head.name][sel], head.kind, cal["temperature"])
-            cal["primary"] = fit_primary(head, probs, y, gold, cal["decision_thresholds"] or None)
+            cal["primary"] = fit_primary(head, probs, y, gold, cal["decision_thresholds"] or None, primary_alphas)
         calibration[head.name] = {**({"blend": weights} if weights else {}), **cal}
     return calibration, blended
 

@@ -187,7 +187,7 @@ def train_and_export(profile: str | Profile = "quick", base: str = "multilingual
     real = np.array([x.source in LETTER_SOURCES for x in corpus.dev], dtype=bool)
     dev_rules = rule_evidence(schema, [x.text for x in corpus.dev]) if ngram is not None else {}
     calibration, dev_logits = calibrate_model(schema, corpus.dev, dev_logits, dev_partner, prof.target_precision,
-                                              real, prof.max_flag_rate, dev_rules)
+                                              real, prof.max_flag_rate, dev_rules, tuple(prof.primary_prior_alphas))
     dev_metrics = evaluate_logits(schema, corpus.dev, dev_logits, calibration)
     timings["calibrate_s"] = time.monotonic() - t
     print_metrics(console, "dev metrics per head (calibrated; dev is used for early stopping and calibration)",

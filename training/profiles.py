@@ -41,7 +41,7 @@ class Profile(BaseModel):
         description="binary heads whose flag rate on real dev letters is capped (rare in real intake)")
     primary_prior_alphas: list[float] = Field(
         default_factory=lambda: [0.0],
-        description="prior corrections the primary-topic ranking may choose from on dev (training.calibrate."
+        description="prior corrections the primary-topic ranking may choose from on dev (xinfang.training.calibrate."
                     "fit_primary); [0.0] keeps the likeliest chosen class: in fold 0 of jijian the dev-fitted "
                     "correction cost 3.5 points of held-out primary accuracy")
 

@@ -18,6 +18,7 @@ from xinfang.evaluation.curves import (
     reliability_bins,
 )
 from xinfang.evaluation.label_noise import head_label_issues
+from xinfang.evaluation.real_metrics import span_overlap
 from xinfang.evaluation.routing import route_letters
 from xinfang.evaluation.sets import EvalSet
 from xinfang.heads import target_matrix
@@ -130,6 +131,11 @@ def evaluate_set(es: EvalSet, predictors: dict[str, Any], opts: Options) -> dict
                 h["notes"].append(f"{role}: no comparable '{head.name}' head (missing or other classes)")
         out["heads"][head.name] = h
     out["routing"] = route_letters(model.schema, model.folder.calibration, ids, all_probs["model"], opts.list_limit)
+    spanned = [x for x in es.letters if (x.extra or {}).get("spans") is not None and "credibility" in x.labels]
+    if spanned and hasattr(model, "evidence"):  # hand-annotated spans: how well the evidence quotes them
+        out["credibility_spans"] = {**span_overlap(spanned, model.evidence([x.id for x in spanned],
+                                                                           [x.text for x in spanned])),
+                                    "n": len(spanned)}
     return out
 
 

@@ -35,6 +35,14 @@ class ModelPredictor:
             return {h.name: np.zeros((0, h.n_outputs)) for h in self.schema.heads}
         return self.engine.probabilities(list(texts))
 
+    def evidence(self, ids: Sequence[str], texts: Sequence[str]) -> list[list[dict]]:
+        """Each letter's credibility signals with their spans, as the served result gives them."""
+        from xinfang.engine import LetterIn
+
+        results = self.engine.score([LetterIn(i, t) for i, t in zip(ids, texts, strict=True)])
+        return [[s.model_dump() for s in r.credibility.signals] if getattr(r, "credibility", None) else []
+                for r in results]
+
     def thresholds(self, head: str) -> list[float] | None:
         return self.folder.calibration.get(head, {}).get("decision_thresholds") or None
 

@@ -18,6 +18,7 @@ from xinfang.evaluation.curves import (
     reliability_bins,
 )
 from xinfang.evaluation.label_noise import class_thresholds, find_label_issues, head_label_issues
+from xinfang.evaluation.real_metrics import span_overlap
 from xinfang.heads import target_matrix
 from xinfang.labels import LabelledLetter
 from xinfang.metrics import head_metrics
@@ -338,3 +339,26 @@ def test_core_metrics_and_thresholds_match_scikit_learn() -> None:
         if 0 < yb.sum() < n:
             scores = np.round(p[:, 0], 1)  # ties
             assert roc_auc(yb, scores) == pytest.approx(sk.roc_auc_score(yb, scores))
+
+
+def test_a_set_with_annotated_spans_reports_their_overlap_with_the_evidence(tiny_model_dir: Path) -> None:
+    from xinfang.evaluation.evaluate import Options, evaluate_set
+    from xinfang.evaluation.predictors import load_model
+    from xinfang.evaluation.sets import EvalSet
+    from xinfang.labels import LabelledLetter
+    from xinfang.model_folder import ModelFolder
+    from xinfang.precision import Precision
+
+    text = "2018年12月7日，王主任收了3000元。举报人王刚"
+    spans = {"specific_time": {"text": "2018年12月7日", "start": 0, "end": 10}}
+    letters = [LabelledLetter(id=f"s{i}", text=text, labels={"credibility": ["specific_time"]}, source="jijian",
+                              extra={"spans": spans}) for i in range(3)]
+    model = load_model(ModelFolder(tiny_model_dir), Precision.fp32, "model")
+    out = evaluate_set(EvalSet("spans", "spans", "real", letters), {"model": model}, Options())
+    found = model.evidence([x.id for x in letters], [x.text for x in letters])
+    expected = span_overlap(letters, found)
+    assert out["credibility_spans"] == {**expected, "n": 3}
+    assert 0.0 <= out["credibility_spans"]["f1"] <= 1.0
+    # a set without annotated spans reports none
+    plain = [LabelledLetter(id="p", text=text, labels={"credibility": []}, source="user")]
+    assert "credibility_spans" not in evaluate_set(EvalSet("p", "p", "user", plain), {"model": model}, Options())

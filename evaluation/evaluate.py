@@ -131,8 +131,9 @@ def evaluate_set(es: EvalSet, predictors: dict[str, Any], opts: Options) -> dict
                 h["notes"].append(f"{role}: no comparable '{head.name}' head (missing or other classes)")
         out["heads"][head.name] = h
     out["routing"] = route_letters(model.schema, model.folder.calibration, ids, all_probs["model"], opts.list_limit)
-    spanned = [x for x in es.letters if (x.extra or {}).get("spans") is not None and "credibility" in x.labels]
-    if spanned and hasattr(model, "evidence"):  # hand-annotated spans: how well the evidence quotes them
+    # hand-annotated spans ({signal: {text, start, end}}, as jijian has them): how well the evidence quotes them
+    spanned = [x for x in es.letters if isinstance((x.extra or {}).get("spans"), dict) and "credibility" in x.labels]
+    if spanned and hasattr(model, "evidence"):
         out["credibility_spans"] = {**span_overlap(spanned, model.evidence([x.id for x in spanned],
                                                                            [x.text for x in spanned])),
                                     "n": len(spanned)}

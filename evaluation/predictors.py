@@ -61,9 +61,7 @@ def load_model(folder: ModelFolder, precision: Precision, role: str, threads: in
         folder.onnx_path(precision)
     except ModelNotFound:
         return None
-    return ModelPredictor(
-        folder, Engine(folder, precision=precision, threads=threads, with_signals=False), role
-    )
+    return ModelPredictor(folder, Engine(folder, precision=precision, threads=threads), role)  # evidence too
 
 
 @dataclass

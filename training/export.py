@@ -26,7 +26,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from xinfang.span_decoding import SPAN_MAX_TOKENS, best_token_spans, is_span_output, span_output
+from xinfang.span_decoding import SPAN_MAX_TOKENS, best_token_spans, is_span_output, span_output, span_tokens
 from xinfang.training.model import MultiHeadModel, OnnxWrapper
 from xinfang.training.trainer import torch_window_logits
 from xinfang.window_batches import run_length_sorted
@@ -204,7 +204,7 @@ def onnx_window_spans(path: Path, heads: list[str], windows: list[list[int]], pa
     names = [span_output(h) for h in heads]
 
     def run(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-        content = (mask == 1) & ~np.isin(ids, specials)
+        content = span_tokens(ids, mask, specials)
         outs = sess.run(names, {"input_ids": ids, "attention_mask": mask})
         return {h: best_token_spans(o, content, SPAN_MAX_TOKENS) for h, o in zip(heads, outs, strict=True)}
 

@@ -21,7 +21,14 @@ from xinfang.result import RESERVED, RESULT_VERSION, LetterResult, ModelRef
 from xinfang.routing import route
 from xinfang.schema import Head
 from xinfang.signals import Signal, extract_signals
-from xinfang.span_decoding import SPAN_MAX_TOKENS, ModelSpans, best_token_spans, letter_spans, span_output
+from xinfang.span_decoding import (
+    SPAN_MAX_TOKENS,
+    ModelSpans,
+    best_token_spans,
+    letter_spans,
+    span_output,
+    span_tokens,
+)
 from xinfang.text import LetterTokenizer, Window, normalise_with_map
 from xinfang.window_batches import run_length_sorted
 
@@ -87,7 +94,7 @@ class Engine:
 
         def run(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
             outs = dict(zip(names, self.session.run(names, {"input_ids": ids, "attention_mask": mask}), strict=True))
-            content = (mask == 1) & ~np.isin(ids, specials)
+            content = span_tokens(ids, mask, specials)
             for h in self.span_heads:
                 outs[span_output(h)] = best_token_spans(outs[span_output(h)], content, self.span_max_tokens)
             return outs

@@ -24,6 +24,11 @@ def is_span_output(name: str) -> bool:
     return name.endswith(SPAN_SUFFIX)
 
 
+def span_tokens(ids: np.ndarray, mask: np.ndarray, specials: Sequence[int]) -> np.ndarray:
+    """(windows, tokens): the tokens a span may cover, real tokens that are not the tokenizer's specials."""
+    return (mask == 1) & ~np.isin(ids, list(specials))
+
+
 def best_token_spans(logits: np.ndarray, content: np.ndarray, max_tokens: int) -> np.ndarray:
     """(windows, classes, 3): for each window and class the best span's score (start logit + end logit), its
     start and its end token. `logits` (windows, tokens, 2 x classes) hold the start and the end logit of each

@@ -47,14 +47,18 @@ def topic_figures(letters: Sequence[LabelledLetter], predicted: Sequence[str]) -
             "primary_macro_f1": round(float(np.mean(list(f1s.values()))), 4), "primary_f1": f1s}
 
 
-def span_overlap(letters: Sequence[LabelledLetter], spans: Sequence[Sequence[dict]]) -> dict[str, float]:
-    """Character overlap between predicted and annotated credibility spans, per signal, micro-averaged."""
+def span_overlap(letters: Sequence[LabelledLetter], spans: Sequence[Sequence[dict]], agreed_only: bool = False
+                 ) -> dict[str, float]:
+    """Character overlap between predicted and annotated credibility spans, per signal, micro-averaged.
+    `agreed_only` counts only the signals both found and annotated: how well spans are placed, apart from
+    whether the signal was detected."""
     tp = n_pred = n_gold = 0
     for x, found in zip(letters, spans, strict=True):
         gold = (x.extra or {}).get("spans") or {}
         if "credibility" not in x.labels:
             continue
-        for signal in {s["type"] for s in found} | set(gold):
+        predicted = {s["type"] for s in found}
+        for signal in (predicted & set(gold)) if agreed_only else (predicted | set(gold)):
             g = set(range(gold[signal]["start"], gold[signal]["end"])) if signal in gold else set()
             p = {i for s in found if s["type"] == signal for i in range(s["start"], s["end"])}
             tp += len(g & p)

@@ -29,6 +29,8 @@ def test_span_overlap_is_character_overlap_per_signal():
     letters = [_letter(0, "work", {"signed": {"start": 0, "end": 10}})]
     found = [[{"type": "signed", "start": 5, "end": 15}, {"type": "evidence", "start": 0, "end": 5}]]
     assert span_overlap(letters, found) == {"precision": 0.3333, "recall": 0.5, "f1": 0.4}
+    # on the signals both found and annotated, the wrongly detected `evidence` no longer counts
+    assert span_overlap(letters, found, agreed_only=True) == {"precision": 0.5, "recall": 0.5, "f1": 0.5}
 
 
 def test_rare_head_figures_rank_positives():

@@ -114,8 +114,8 @@ class Engine:
         rows: list[int] = []
         mapped = [normalise_with_map(text) for text in texts]
         normalised = [text for text, _ in mapped]
-        for i, text in enumerate(normalised):
-            for w in self.tokenizer.windows(text):
+        for i, letter_windows in enumerate(self.tokenizer.windows_batch(normalised)):
+            for w in letter_windows:
                 windows.append(w)
                 rows.append(i)
         if not windows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import onnxruntime as ort
 import torch
@@ -41,29 +43,67 @@ def test_export_parity_and_dynamic_axes(tiny_base, tmp_path):
     assert torch.__version__  # the export ran on this torch
 
 
-def test_int8_is_static_and_keeps_gelu_fed_matmuls_in_float(tiny_base, tmp_path):
+def _fp32_and_quantised(path):
+    """(MatMul/Gemm nodes left fp32, nodes fed by DequantizeLinear) of an int8 graph, and the graph."""
     import onnx
-    from onnx import numpy_helper
 
-    from xinfang.training.export import gelu_fed_matmuls
+    q8 = onnx.load(str(path))
+    producer = {o: n for n in q8.graph.node for o in n.output}
+    fed = {n.name: any(i in producer and producer[i].op_type == "DequantizeLinear" for i in n.input[:2])
+           for n in q8.graph.node if n.op_type in {"MatMul", "Gemm"}}
+    return {n for n, q in fed.items() if not q}, {n for n, q in fed.items() if q}, q8
+
+
+def test_int8_is_static_and_quantises_every_matmul_q_k_v_included(tiny_base, tmp_path):
+    from onnx import numpy_helper
 
     torch.manual_seed(0)
     model = MultiHeadModel(load_encoder(tiny_base), load_schema()).eval()
     result = export_onnx(model, tmp_path, sample_windows(tiny_base / "tokenizer.json"))
-    kept = gelu_fed_matmuls(onnx.load(str(result.fp32_path)))
-    assert len(kept) == model.encoder.config.num_hidden_layers  # one FFN down-projection per layer
-    q8 = onnx.load(str(result.int8_path))
-    producer = {o: n for n in q8.graph.node for o in n.output}
-    consts = {i.name: numpy_helper.to_array(i) for i in q8.graph.initializer}
-    ops = {n.name: n for n in q8.graph.node}
-    assert all(ops[k].op_type == "MatMul" and not any(i in producer and producer[i].op_type == "DequantizeLinear"
-                                                      for i in ops[k].input) for k in kept)
-    quantised = [n for n in q8.graph.node if n.op_type in {"MatMul", "Gemm"} and n.name not in kept]
-    assert quantised and all(producer[n.input[0]].op_type == "DequantizeLinear" for n in quantised)
+    float_nodes, quantised, q8 = _fp32_and_quantised(result.int8_path)
+    assert result.int8["fp32_nodes"] == []  # a random tiny model has no node the int8 error rule rejects
+    errors = result.int8["node_errors"]
+    assert set(errors) == quantised
+    layers = model.encoder.config.num_hidden_layers
+    for part in ("attention/self/query", "attention/self/key", "attention/self/value", "attention/output/dense",
+                 "intermediate/dense", "output/dense"):
+        assert sum(bool(re.search(rf"layer\.\d+/{part}/MatMul", n)) for n in quantised) == layers, part
+    assert all(e["local_sqnr_db"] > 20 and "output_sqnr_db" in e for e in errors.values())
+    # the only MatMuls left in float are the attention products of two activations (inside MultiHeadAttention)
+    assert not [n for n in float_nodes if "/attention/self/" not in n]
     # static: no op computes a scale at run time; every activation scale is a constant of the graph
+    consts = {i.name: numpy_helper.to_array(i) for i in q8.graph.initializer}
     assert not [n for n in q8.graph.node if n.op_type.startswith("DynamicQuantize")]
     quant = [n for n in q8.graph.node if n.op_type == "QuantizeLinear"]
     assert quant and all(n.input[1] in consts and consts[n.input[1]].size == 1 for n in quant)
+
+
+def test_node_with_large_int8_error_stays_fp32(tiny_base, tmp_path):
+    torch.manual_seed(0)
+    model = MultiHeadModel(load_encoder(tiny_base), load_schema()).eval()
+    with torch.no_grad():  # the same function, but one weight column int8 per-channel scales cannot represent:
+        norm = model.encoder.encoder.layer[0].attention.output.LayerNorm
+        norm.weight[3], norm.bias[3] = 0.0, 0.0  # feature 3 is always 0 ...
+        model.encoder.encoder.layer[0].intermediate.dense.weight[:, 3] = 1e3  # ... its huge weights sink the rest
+    result = export_onnx(model, tmp_path, sample_windows(tiny_base / "tokenizer.json"))
+    bad = "/encoder/encoder/layer.0/intermediate/dense/MatMul"
+    assert result.int8["node_errors"][bad]["local_sqnr_db"] < result.int8["min_node_sqnr_db"]
+    assert result.int8["fp32_nodes"] == [bad]  # that node alone: the error of the nodes after it is their own
+    float_nodes, quantised, _ = _fp32_and_quantised(result.int8_path)
+    assert bad in float_nodes and bad not in quantised
+    windows = sample_windows(tiny_base / "tokenizer.json")
+    fp = onnx_window_logits(result.fp32_path, windows, pad_id=0)
+    q8 = onnx_window_logits(result.int8_path, windows, pad_id=0)
+    assert all(np.abs(fp[h] - q8[h]).max() < 0.5 for h in model.schema.head_names)
+
+
+def test_sensitive_nodes_worst_first_and_bounded():
+    from xinfang.training.int8_error import sensitive_nodes
+
+    errors = {"a": {"local_sqnr_db": 12.0}, "b": {"local_sqnr_db": 31.0}, "c": {"local_sqnr_db": 3.0}}
+    assert sensitive_nodes(errors, 20.0) == ["c", "a"]
+    assert sensitive_nodes(errors, 20.0, limit=1) == ["c"]
+    assert sensitive_nodes(errors, 2.0) == []
 
 
 def test_int8_rows_do_not_depend_on_batch_or_padding(tiny_base, tmp_path):

@@ -1,5 +1,6 @@
 """ONNX export: one graph with every head as an output, onnxruntime's transformer optimizer where it
-helps, an int8 statically quantised copy calibrated on letter windows, and parity checks against torch."""
+helps, an int8 statically quantised copy calibrated on letter windows (nodes too sensitive for int8, found by their
+measured error, kept fp32), and parity checks against torch."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,9 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
+from xinfang.schema import Schema
 from xinfang.span_decoding import SPAN_MAX_TOKENS, best_token_spans, is_span_output, span_output, span_tokens
+from xinfang.training.int8_error import node_errors, sensitive_nodes
 from xinfang.training.model import MultiHeadModel, OnnxWrapper
 from xinfang.training.trainer import torch_window_logits
 from xinfang.window_batches import run_length_sorted
@@ -36,6 +39,18 @@ OPSET = 17
 TORCH_PARITY_WINDOWS = 128  # torch is the slow side; this many windows bound the max-abs check
 CALIBRATION_WINDOWS = 128  # windows whose ranges fix the int8 scales (e5-small: about 0.2 s each on 2 cores)
 CALIBRATION_BATCH = 16
+ERROR_WINDOWS = 16  # windows on which each quantised node's own error is measured (a few seconds for e5-small)
+# A node whose own int8 error (local SQNR, training/int8_error.py) is under this stays fp32. Measured on quick-v4
+# (benchmarks/results/int8_nodes.json): all 42 MatMul/Gemm nodes, Q/K/V and FFN included, are >= 20.3 dB (the
+# FFN down-projections are the worst, 20-26 dB) and quantising all of them keeps label agreement >= 0.995 on
+# every head over 470 out-of-fold real letters. The floor sits below that, for outliers (a weight column or
+# activation range int8 cannot hold reads ~0 dB); the parity gate at export still decides what is served.
+INT8_MIN_NODE_SQNR_DB = 15.0
+INT8_MAX_FP32_NODES: int | None = None
+# The int8 graph's attention fusion (_optimize): "separate" keeps Q/K/V as quantisable MatMuls under a fused
+# MultiHeadAttention: int8 encoder 1.69x the fp32 graph vs 1.57x with Q/K/V fp32 in the fused Attention op and 1.65x
+# unfused (fp32 stays "fused", 5% faster than "separate"; benchmarks/results/int8_nodes.json)
+INT8_ATTENTION = "separate"
 
 
 @dataclass
@@ -44,6 +59,7 @@ class ExportResult:
     int8_path: Path
     optimized: bool
     seconds: float
+    int8: dict = field(default_factory=dict)  # quantize_int8's report: the nodes kept fp32 and every node's error
 
 
 def _session(path: Path) -> ort.InferenceSession:
@@ -78,33 +94,26 @@ def _trace(wrapper: OnnxWrapper, ids: torch.Tensor, mask: torch.Tensor, path: Pa
         )
 
 
-def _optimize(model: MultiHeadModel, src: Path, dst: Path) -> bool:
-    """onnxruntime's BERT fusions (attention, layer norm, GELU); kept only if the graph still runs."""
+def _optimize(model: MultiHeadModel, src: Path, dst: Path, attention: str = "fused") -> bool:
+    """onnxruntime's BERT fusions (layer norm, GELU, attention); kept only if the graph still runs. `attention`:
+    "fused" packs Q/K/V into one Attention op (its weight is not quantisable), "separate" keeps the Q/K/V
+    MatMuls and fuses the rest into MultiHeadAttention, "none" leaves attention unfused."""
     from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
 
     cfg = model.encoder.config
+    options = FusionOptions("bert")
+    options.enable_attention = attention != "none"
+    options.use_multi_head_attention = attention == "separate"
     try:
         opt = optimizer.optimize_model(str(src), model_type="bert", num_heads=cfg.num_attention_heads,
-                                       hidden_size=cfg.hidden_size, opt_level=1)
+                                       hidden_size=cfg.hidden_size, opt_level=1, optimization_options=options)
         opt.save_model_to_file(str(dst))
         _session(dst)
         return True
     except Exception as exc:  # the optimizer is best-effort: fall back to the plain export
         log.warning("onnxruntime transformer optimizer skipped: %s", type(exc).__name__)
         return False
-
-
-def gelu_fed_matmuls(model: onnx.ModelProto) -> list[str]:
-    """MatMuls whose input is a GELU output: the feed-forward down-projections, whose activations have
-    outliers that per-tensor int8 quantisation handles badly."""
-    producer = {out: node for node in model.graph.node for out in node.output}
-    out = []
-    for node in model.graph.node:
-        if node.op_type in {"MatMul", "Gemm"}:
-            src = producer.get(node.input[0])
-            if src is not None and "Gelu" in src.op_type:
-                out.append(node.name)
-    return out
 
 
 def calibration_windows(windows: Sequence[Sequence[int]], letter_rows: Sequence[int] | None = None,
@@ -147,28 +156,40 @@ class WindowReader(CalibrationDataReader):
         self._it = iter(self.batches)
 
 
-def quantize_int8(src: Path, dst: Path, windows: Sequence[Sequence[int]]) -> None:
+def quantize_qdq(src: Path, dst: Path, windows: Sequence[Sequence[int]], exclude: Sequence[str]) -> None:
+    """Static QDQ int8 of every MatMul/Gemm with a constant weight except `exclude` (see quantize_int8)."""
+    quantize_static(str(src), str(dst), WindowReader(windows), quant_format=QuantFormat.QDQ,
+                    op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=list(exclude), per_channel=True,
+                    reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax, extra_options={"MatMulConstBOnly": True,
+                                   "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"]})
+
+
+def quantize_int8(src: Path, dst: Path, windows: Sequence[Sequence[int]], min_sqnr_db: float = INT8_MIN_NODE_SQNR_DB,
+                  max_fp32_nodes: int | None = INT8_MAX_FP32_NODES) -> dict:
     """Static int8: fixed activation scales calibrated (min/max) on `windows`, so a window's scores do not
-    depend on the other windows of its batch; per-channel int8 weights; every MatMul/Gemm quantised
-    except the GELU-fed ones, kept fp32 (their activations have outliers per-tensor int8 handles badly).
-    Activations are uint8 and weights 7-bit (reduce_range) so no CPU's int8 kernels saturate."""
+    depend on the other windows of its batch; per-channel int8 weights. Every MatMul/Gemm with a constant
+    weight is quantised first; then each one's own error is measured on the first ERROR_WINDOWS windows
+    (training/int8_error.py) and the nodes under `min_sqnr_db` (worst first, at most `max_fp32_nodes`) are
+    kept fp32 in the graph written. Activations are uint8 and weights 7-bit (reduce_range) so no CPU's int8
+    kernels saturate. Returns the fp32 nodes and every node's error."""
     if not windows:
         raise ValueError("int8 calibration needs at least one letter window")
-    exclude = gelu_fed_matmuls(onnx.load(str(src), load_external_data=False))
     with tempfile.TemporaryDirectory() as tmp:
         # symbolic shape inference types the outputs of the fused (com.microsoft) ops for the quantizer
         typed = Path(tmp) / "typed.onnx"
         quant_pre_process(str(src), str(typed), skip_optimization=True, auto_merge=True)
-        quantize_static(str(typed), str(dst), WindowReader(windows), quant_format=QuantFormat.QDQ,
-                        op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=exclude, per_channel=True,
-                        reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax, extra_options={"MatMulConstBOnly": True,
-                                       "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"]})
+        quantize_qdq(typed, dst, windows, [])
+        errors = node_errors(typed, dst, WindowReader(windows[:ERROR_WINDOWS]))
+        keep = sensitive_nodes(errors, min_sqnr_db, max_fp32_nodes)
+        if keep:
+            quantize_qdq(typed, dst, windows, keep)
+    return {"fp32_nodes": keep, "min_node_sqnr_db": min_sqnr_db, "node_errors": errors}
 
 
 def export_onnx(model: MultiHeadModel, out_dir: Path, calibration: Sequence[Sequence[int]]) -> ExportResult:
     """Write model.onnx (fp32, optimised when that helps) and model.int8.onnx (static int8 calibrated on
-    the `calibration` windows, see calibration_windows) into out_dir."""
+    the `calibration` windows, see calibration_windows; quantised from the INT8_ATTENTION fusion) into out_dir."""
     start = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     model = model.eval().float()
@@ -179,10 +200,12 @@ def export_onnx(model: MultiHeadModel, out_dir: Path, calibration: Sequence[Sequ
         _export_raw(model, raw)
         onnx.checker.check_model(str(raw))
         optimized = _optimize(model, raw, Path(tmp) / "opt.onnx")
-        chosen = Path(tmp) / "opt.onnx" if optimized else raw
-        os.replace(chosen, fp32)
-    quantize_int8(fp32, int8, calibration)
-    return ExportResult(fp32, int8, optimized, time.monotonic() - start)
+        source = Path(tmp) / "int8-source.onnx"
+        if not (optimized and INT8_ATTENTION != "fused" and _optimize(model, raw, source, INT8_ATTENTION)):
+            source = fp32
+        os.replace(Path(tmp) / "opt.onnx" if optimized else raw, fp32)
+        report = quantize_int8(source, int8, calibration)
+    return ExportResult(fp32, int8, optimized, time.monotonic() - start, report)
 
 
 def onnx_window_logits(path: Path, windows: list[list[int]], pad_id: int, batch_size: int = 32
@@ -229,24 +252,19 @@ def span_agreement(model: MultiHeadModel, result: ExportResult, windows: list[li
     return out
 
 
-def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]], pad_id: int,
-           letter_rows: list[int] | None = None, calibration: dict | None = None,
-           ngram_logits: dict[str, np.ndarray] | None = None, rules: dict[str, np.ndarray] | None = None,
-           specials: Sequence[int] = ()) -> dict:
-    """fp32 ONNX vs torch: max |logit difference| over windows. int8 vs fp32: label agreement per head on
-    letters (windows aggregated, calibrated temperature and thresholds): the share of (letter, class)
-    decisions that agree, and the share of letters whose whole answer agrees. With `ngram_logits` (letter
-    logits of the blend partner), both graphs' letter logits are blended as the engine blends them. Span heads:
-    how often int8 points at the same tokens (`specials`: the tokenizer's start/end ids, never part of a span)."""
+def letter_agreement(schema: Schema, fp: dict[str, np.ndarray], q8: dict[str, np.ndarray], letter_rows: Sequence[int],
+                     calibration: dict | None = None, ngram_logits: dict[str, np.ndarray] | None = None,
+                     rules: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, float]]:
+    """Label agreement per head of two graphs' window logits on letters (windows aggregated, blended with the
+    n-gram partner and rule hits where given, calibrated temperature and thresholds, as the engine decides):
+    the share of (letter, class) decisions that agree (whole answers for single-label heads) and the share of
+    letters whose whole answer agrees."""
     from xinfang.heads import aggregate_windows, blend_logits, decisions, probabilities
 
-    fp = onnx_window_logits(result.fp32_path, windows, pad_id)
-    ref = torch_window_logits(model, windows[:TORCH_PARITY_WINDOWS], pad_id)
-    q8 = onnx_window_logits(result.int8_path, windows, pad_id)
-    rows = np.asarray(letter_rows if letter_rows is not None else range(len(windows)))
+    rows = np.asarray(letter_rows)
     n_letters = int(rows.max()) + 1 if len(rows) else 0
-    out: dict = {"n_windows": len(windows), "n_letters": n_letters, "heads": {}}
-    for head in model.schema.heads:
+    out = {}
+    for head in schema.heads:
         n = head.name
         cal = (calibration or {}).get(n, {})
         temp, thr = cal.get("temperature", 1.0), cal.get("decision_thresholds") or None
@@ -259,15 +277,37 @@ def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]]
 
         a, b = letter_decisions(fp[n]), letter_decisions(q8[n])
         same = (a == b).all(axis=1) if head.kind.value == "single_label" else (a == b)
+        out[n] = {"int8_label_agreement": float(same.mean()) if n_letters else 1.0,
+                  "int8_letter_agreement": float((a == b).all(axis=1).mean()) if n_letters else 1.0}
+    return out
+
+
+def parity(model: MultiHeadModel, result: ExportResult, windows: list[list[int]], pad_id: int,
+           letter_rows: list[int] | None = None, calibration: dict | None = None,
+           ngram_logits: dict[str, np.ndarray] | None = None, rules: dict[str, np.ndarray] | None = None,
+           specials: Sequence[int] = ()) -> dict:
+    """fp32 ONNX vs torch: max |logit difference| over windows. int8 vs fp32: label agreement per head on
+    letters (letter_agreement). With `ngram_logits` (letter logits of the blend partner), both graphs' letter
+    logits are blended as the engine blends them. Span heads: how often int8 points at the same tokens
+    (`specials`: the tokenizer's start/end ids, never part of a span). Also the int8 graph's fp32 nodes."""
+    fp = onnx_window_logits(result.fp32_path, windows, pad_id)
+    ref = torch_window_logits(model, windows[:TORCH_PARITY_WINDOWS], pad_id)
+    q8 = onnx_window_logits(result.int8_path, windows, pad_id)
+    rows = list(letter_rows if letter_rows is not None else range(len(windows)))
+    agreement = letter_agreement(model.schema, fp, q8, rows, calibration, ngram_logits, rules)
+    out: dict = {"n_windows": len(windows), "n_letters": max(rows, default=-1) + 1, "heads": {}}
+    for n in model.schema.head_names:
         out["heads"][n] = {
             "fp32_vs_torch_max_abs": float(np.abs(fp[n][: len(ref[n])] - ref[n]).max()) if len(windows) else 0.0,
             "int8_vs_fp32_max_abs": float(np.abs(fp[n] - q8[n]).max()) if len(windows) else 0.0,
-            "int8_label_agreement": float(same.mean()) if n_letters else 1.0,
-            "int8_letter_agreement": float((a == b).all(axis=1).mean()) if n_letters else 1.0,
+            **agreement[n],
         }
     out["span_heads"] = span_agreement(model, result, windows, pad_id, list(specials))
     heads = out["heads"].values()
     out["fp32_vs_torch_max_abs"] = max((h["fp32_vs_torch_max_abs"] for h in heads), default=0.0)
     out["int8_min_agreement"] = min((h["int8_label_agreement"] for h in heads), default=1.0)
     out["size_bytes"] = {"fp32": result.fp32_path.stat().st_size, "int8": result.int8_path.stat().st_size}
+    if result.int8:
+        out["int8_fp32_nodes"] = result.int8["fp32_nodes"]
+        out["int8_min_node_sqnr_db"] = result.int8["min_node_sqnr_db"]
     return out

@@ -81,3 +81,21 @@ def test_every_present_signal_gets_a_span_or_is_dropped():
     labels, spans = present_signals(["evidence"], text, [rule], head.class_ids, None)
     assert [s.source for s in spans] == ["rule"]
     assert present_signals(["evidence"], text, [], head.class_ids, None) == ([], [])
+
+
+def test_single_label_heads_weight_rare_classes_up():
+    schema = load_schema()
+    sector_only = schema.model_copy(update={"heads": [schema.head("sector")]})
+    common = [LabelledLetter(id=f"c{i}", text=t, source="jijian", labels={"sector": "urban_construction"})
+              for i, t in enumerate(["小区物业乱收费", "楼盘延期交房", "小区电梯故障", "拆迁补偿不公"] * 6)]
+    rare = [LabelledLetter(id=f"r{i}", text=t, source="jijian", labels={"sector": "transport"})
+            for i, t in enumerate(["公交线路调整", "道路拥堵"])]
+    probe = ["小区门口公交线路"]  # a word of each class
+    j = schema.head("sector").index("transport")
+
+    def share(balanced: bool) -> float:
+        logits = fit_ngram_model(common + rare, sector_only, min_df=1, balanced_single=balanced).logits(probe)
+        p = np.exp(logits["sector"][0] - logits["sector"][0].max())
+        return float(p[j] / p.sum())
+
+    assert share(True) > share(False) + 0.05

@@ -10,7 +10,9 @@
      speed baseline of the same architecture (same layers, hidden size and vocabulary; the fine-tuned
      heads, a few linear layers, are left out), not the fine-tuned weights;
    - the engine (onnxruntime) fp32 and int8, model outputs only (`letter_logits`: length-sorted batches);
-   - the engine int8 `score()`: model plus calibration, routing and the rule evidence spans.
+   - the engine int8 `score()`: model plus calibration, routing and the rule evidence spans;
+   - with --int8 GRAPH (repeatable), the engine serving that int8 graph in place of the folder's (a folder of
+     links to the model's files, e.g. a re-export by benchmarks/int8_nodes.py --save), model outputs only.
    The rows run in turn on chunks of --chunk letters, so a shared machine's changing load hits all alike.
 2. API latency p50/p95/p99 at concurrency 1, 4 and 16: `xinfang serve` in a subprocess on 127.0.0.1
    (fresh results store, auth off), an httpx client sending POST /v1/letters:score, bounded by --requests
@@ -19,7 +21,7 @@
    Client and server share the machine's cores.
 3. Peak RSS of the server process (VmHWM).
 
-Targets: engine int8 >= 3x torch eager; API adds <= 15% at concurrency 1; server peak RSS <= 600 MB.
+Targets: the served model (engine at --precision auto) >= 3x torch eager; API adds <= 15% at concurrency 1; server peak RSS <= 600 MB.
 Do not run the full benchmark while a training run is going (`pgrep -f "xinfang train"`).
 """
 
@@ -115,6 +117,15 @@ def torch_runner(base: Path, tokenizer_windows: Callable[[str], list[list[int]]]
                 model(input_ids=ids, attention_mask=mask)
 
     return run, desc
+
+
+def with_int8(folder: ModelFolder, graph: Path, tmp: Path) -> ModelFolder:
+    """A folder of links to `folder`'s files whose model.int8.onnx is `graph`."""
+    out = tmp / graph.stem
+    out.mkdir(parents=True)
+    for f in folder.path.iterdir():
+        (out / f.name).symlink_to(graph.resolve() if f.name == "model.int8.onnx" else f.resolve())
+    return ModelFolder(out)
 
 
 def base_folder(folder: ModelFolder, override: str) -> Path:
@@ -247,6 +258,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60, help="time per concurrency level (at most)")
     ap.add_argument("--skip-torch", action="store_true")
     ap.add_argument("--skip-api", action="store_true")
+    ap.add_argument("--int8", type=Path, action="append", default=[], help="also serve this int8 graph (a row each)")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
 
@@ -255,9 +267,11 @@ def main() -> None:
         print(f"NOTE: a training run is going (pids {' '.join(running)}): figures are disturbed; keep --n small")
     folder = ModelFolder.resolve(settings.models_dir, args.model)
     letters = load_letters(args.data, args.n)
-    out: dict[str, Any] = {"model": f"{folder.name}/{folder.version}", "letters": len(letters),
+    out: dict[str, Any] = {"command": "python " + " ".join(sys.argv), "model": f"{folder.name}/{folder.version}",
+                           "letters": len(letters),
                            "cpus": os.cpu_count(), "training_running": bool(running),
-                           "load_average_1m": os.getloadavg()[0]}
+                           "load_average_1m": os.getloadavg()[0], "loadavg_start": os.getloadavg(),
+                           "served_precision": folder.resolve_precision("auto")}
     int8 = Engine(folder, precision="int8", threads=args.threads)
     windows = [w.ids for x in letters for w in int8.tokenizer.windows(x.text)]
     n_tokens = sum(len(w) for w in windows)
@@ -271,13 +285,20 @@ def main() -> None:
         run_torch, desc = torch_runner(base, lambda t: [w.ids for w in int8.tokenizer.windows(t)], int8.pad_id,
                                        args.threads)
         print(f"torch eager baseline: {base} ({desc})")
+        out["torch"] = {"base": str(base), "model": desc, "batch": TORCH_BATCH}
         runners["torch eager encoder (batch 16, padded)"] = run_torch
     fp32 = Engine(folder, precision="fp32", threads=args.threads)
     runners["engine fp32 (model outputs)"] = lambda xs: fp32.letter_logits([x.text for x in xs])
     runners["engine int8 (model outputs)"] = lambda xs: int8.letter_logits([x.text for x in xs])
     runners["engine int8 score() (+ calibration, spans)"] = int8.score
+    variants = Path(tempfile.mkdtemp(prefix="xinfang-int8-"))
+    for graph in args.int8:
+        engine = Engine(with_int8(folder, graph, variants), precision="int8", threads=args.threads)
+        runners[f"engine int8 {graph} (model outputs)"] = lambda xs, e=engine: e.letter_logits([x.text for x in xs])
     interleaved(runners, letters[:4], 4, 1)  # warm-up
     rows = list(interleaved(runners, letters, args.chunk, args.repeat).items())
+    shutil.rmtree(variants, ignore_errors=True)
+    out["loadavg_end"] = os.getloadavg()
 
     print(f"\n{'throughput':<44}{'letters/s':>12}{'tokens/s':>12}{'vs torch':>10}")
     base_s = rows[0][1] if not args.skip_torch else None
@@ -287,11 +308,13 @@ def main() -> None:
         ratio = f"{base_s / s:.2f}x" if base_s else "-"
         print(f"{name:<44}{len(letters) / s:>12.1f}{n_tokens / s:>12.0f}{ratio:>10}")
         out["throughput"].append({"name": name, "seconds": s, "letters_per_s": len(letters) / s,
-                                  "tokens_per_s": n_tokens / s})
+                                  "tokens_per_s": n_tokens / s, **({"vs_torch": base_s / s} if base_s else {})})
     if base_s:
         speedup = base_s / int8_s
-        out["int8_vs_torch"] = speedup
-        print(f"engine int8 vs torch eager: {speedup:.2f}x (target >= 3x: {'met' if speedup >= 3 else 'NOT met'})")
+        served = base_s / dict(rows)[f"engine {out['served_precision']} (model outputs)"]
+        out["int8_vs_torch"], out["served_vs_torch"] = speedup, served
+        print(f"engine int8 vs torch eager: {speedup:.2f}x; served ({out['served_precision']}) {served:.2f}x "
+              f"(target >= 3x: {'met' if served >= 3 else 'NOT met'})")
 
     if args.skip_api:
         _write(args.json, out)

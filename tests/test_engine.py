@@ -132,12 +132,15 @@ def test_a_head_that_does_not_route_never_sends_a_letter_to_a_person(tiny_model_
         assert any(x.startswith("credibility:") for x in r.route.reasons) is routes
 
 
-def test_an_exclusive_class_is_the_whole_answer():
+def test_an_exclusive_class_is_the_whole_answer_when_it_ranks_first():
     from xinfang.heads import multi_label_answer
 
     ids = ["work", "mass", "out_of_scope"]
     p = np.array([0.7, 0.2, 0.55])
-    assert multi_label_answer(p, np.array([1, 0, 1]), ids, {"out_of_scope"}) == (["out_of_scope"], "out_of_scope")
+    # chosen beside a likelier in-scope class, out_of_scope is dropped: the letter goes where it most likely belongs
+    assert multi_label_answer(p, np.array([1, 0, 1]), ids, {"out_of_scope"}) == (["work"], "work")
+    p_oos = np.array([0.5, 0.2, 0.9])
+    assert multi_label_answer(p_oos, np.array([1, 1, 1]), ids, {"out_of_scope"}) == (["out_of_scope"], "out_of_scope")
     assert multi_label_answer(p, np.array([1, 0, 1]), ids, set()) == (["work", "out_of_scope"], "work")
     assert multi_label_answer(p, np.array([1, 1, 0]), ids, {"out_of_scope"}) == (["work", "mass"], "work")
     assert multi_label_answer(p, np.array([0, 0, 0]), ids, {"out_of_scope"}) == ([], None)

@@ -93,12 +93,15 @@ def primary_rank(p: np.ndarray, primary: Mapping | None) -> np.ndarray:
 
 def multi_label_answer(p: np.ndarray, chosen: np.ndarray, class_ids: list[str], exclusive: set[str],
                        rank: np.ndarray | None = None) -> tuple[list[str], str | None]:
-    """(labels, primary) of one letter from its probabilities and 0/1 decisions. An exclusive class that is
-    chosen is the whole answer, however likely the others; otherwise the chosen classes, the first by `rank`
-    (default: the likeliest) as primary (None when no class is chosen)."""
+    """(labels, primary) of one letter from its probabilities and 0/1 decisions. The chosen classes compete by
+    `rank` (default: the likeliest first). An exclusive class that ranks first is the whole answer; one that
+    does not is dropped, and the other chosen classes are the answer, the first of them primary (None when no
+    class is chosen). Letting `out_of_scope` win whenever chosen called 80% of jijian letters out of scope
+    where 71% are (in-scope recall 0.54); competing by rank, 73% (recall 0.66) at equal accuracy (n-gram model,
+    grouped 5-fold CV)."""
     on = [j for j in np.argsort(-(p if rank is None else rank), kind="stable") if chosen[j]]
-    for j in on:
-        if class_ids[j] in exclusive:
-            return [class_ids[j]], class_ids[j]
+    if on and class_ids[on[0]] in exclusive:
+        return [class_ids[on[0]]], class_ids[on[0]]
+    on = [j for j in on if class_ids[j] not in exclusive]
     labels = [class_ids[j] for j in sorted(on)]
     return labels, (class_ids[on[0]] if on else None)

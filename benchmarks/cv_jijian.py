@@ -50,6 +50,9 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--only", type=int, nargs="*", default=None, help="run only these folds (0-based)")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    ap.add_argument("--save-probs", type=Path, default=None,
+                    help="also save the held-out jijian letters' probabilities per head (npz, with ids and folds), "
+                         "to study decision policies without retraining")
     ap.add_argument("--time-budget", type=float, default=None,
                     help="seconds of training per fold before the safety net stops it (default: the profile's); "
                          "raise it on a busy machine so that every fold runs its whole schedule")
@@ -73,6 +76,38 @@ def main() -> None:
     primaries: list[str] = []
     plain_primaries: list[str] = []  # the likeliest chosen class as primary, without the prior correction
     calibrations, timings = [], []
+
+    def pooled() -> dict:
+        """Figures over the folds run so far; written after every fold, so a long run cut short keeps them."""
+        mp = {h: np.concatenate(v) for h, v in model_probs.items()}
+        bp = {h: np.concatenate(v) for h, v in base_probs.items()}
+        # thresholds differ per fold: the pooled primary topics are each fold's own; pooled head figures take the
+        # first fold's thresholds only as an approximation for ECE and macro-F1
+        result = {
+            "data": "real: jijian letters (hand-labelled), grouped k-fold CV (submitter and near-duplicate groups)",
+            "profile": prof.model_dump(), "folds": args.folds, "folds_run": [t["fold"] for t in timings],
+            "n": len(held_all), "seconds": round(time.monotonic() - start, 1), "timings": timings,
+            "model": figures(schema, held_all, mp, calibrations[0], spans, primaries),
+            "tfidf": figures(schema, held_all, bp, {}),
+            "credibility_spans_without_span_head": span_overlap(held_all, rule_spans),
+            "credibility_spans_on_agreed_signals": span_overlap(held_all, spans, agreed_only=True),
+            "topic_without_primary_ranking": topic_figures(held_all, plain_primaries),
+        }
+        if tipdm_all:
+            result["tipdm2020_sector"] = {
+                "n": len(tipdm_all),
+                "model": head_figures(schema, tipdm_all, {"sector": np.concatenate(tipdm_model)},
+                                      calibrations[0])["sector"],
+                "tfidf": head_figures(schema, tipdm_all, {"sector": np.concatenate(tipdm_base)}, {})["sector"]}
+        if args.save_probs:
+            fold_of = dict(zip((x.id for x in real), folds, strict=True))
+            np.savez_compressed(args.save_probs, ids=np.array([x.id for x in held_all]),
+                                folds=np.array([fold_of[x.id] for x in held_all]), **{f"model_{h}": v for h, v in mp.items()},
+                                **{f"tfidf_{h}": v for h, v in bp.items()})
+        if args.out:
+            args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1, default=float), encoding="utf-8")
+        return result
+
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cv-jijian-") as tmp:
         settings = get_settings().model_copy(update={"models_dir": Path(tmp)})
@@ -114,32 +149,11 @@ def main() -> None:
                                               {k: v for k, v in topic_cal.items() if k != "primary"})
             fold_fig = figures(schema, held, probs, engine.calibration)
             console.print(f"fold {k}: {json.dumps(fold_fig['topic'], ensure_ascii=False)}")
-    mp = {h: np.concatenate(v) for h, v in model_probs.items()}
-    bp = {h: np.concatenate(v) for h, v in base_probs.items()}
-    # thresholds differ per fold: the pooled primary topics are each fold's own; pooled head figures take the
-    # first fold's thresholds only as an approximation for ECE and macro-F1
-    result = {
-        "data": "real: jijian letters (hand-labelled), grouped k-fold CV (submitter and near-duplicate groups)",
-        "profile": prof.model_dump(), "folds": args.folds, "folds_run": args.only or list(range(args.folds)),
-        "n": len(held_all), "seconds": round(time.monotonic() - start, 1), "timings": timings,
-        "model": figures(schema, held_all, mp, calibrations[0], spans, primaries),
-        "tfidf": figures(schema, held_all, bp, {}),
-        "credibility_spans_without_span_head": span_overlap(held_all, rule_spans),
-        "credibility_spans_on_agreed_signals": span_overlap(held_all, spans, agreed_only=True),
-        "topic_without_primary_ranking": topic_figures(held_all, plain_primaries),
-    }
-    if tipdm_all:
-        result["tipdm2020_sector"] = {
-            "n": len(tipdm_all),
-            "model": head_figures(schema, tipdm_all, {"sector": np.concatenate(tipdm_model)},
-                                  calibrations[0])["sector"],
-            "tfidf": head_figures(schema, tipdm_all, {"sector": np.concatenate(tipdm_base)}, {})["sector"]}
-    text = json.dumps(result, ensure_ascii=False, indent=1, default=float)
+            pooled()
+    result = pooled()
     print(json.dumps({"model": result["model"]["topic"], "tfidf": result["tfidf"]["topic"]}, ensure_ascii=False))
     if tipdm_all:
         print(json.dumps({k: result["tipdm2020_sector"][k]["macro"] for k in ("model", "tfidf")}))
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

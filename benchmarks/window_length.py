@@ -12,7 +12,7 @@ it is served at (--precision auto):
    seconds and letters/s. The letters are timed in --slices slices; within a slice every setting runs back to
    back (order rotated), so each ratio to the model's own setting is paired under nearly the same load on the
    shared machine (median and quartiles over slices and --repeat rounds), with the load average of each round.
-2. Quality on the jijian letters the model never trained on (evaluation.sets.jijian_set, the set
+2. Quality on the jijian letters the model never trained on (xinfang.evaluation.sets.jijian_set, the set
    `xinfang evaluate --default` uses for them) through `Engine.probabilities`: in-scope and primary topic
    accuracy, credibility micro-F1, sector accuracy (xinfang.evaluation.real_metrics) and the served evidence's
    overlap F1 with the annotated credibility spans (through `Engine.score`), over all of them and

@@ -203,14 +203,17 @@ def best_table(samples: list[Table]) -> Table:
 def ideal_seconds(work: GraphWork, tokens: int, flops: dict[str, float], rows: int, table: Table) -> float:
     """Time the graph's FLOPs take at the measured peaks: each weight shape's float FLOPs at the best float
     kernel at that shape (numpy or onnxruntime), its integer FLOPs at the best integer kernel; attention scores
-    and heads (the rest) at the float rate of the graph's float shapes."""
+    and heads (the rest) at the float rate of the graph's float shapes (of its integer ones when every weight
+    MatMul is integer)."""
     def best(shape: str, columns: tuple[str, ...]) -> float:
         return max(table[f"{rows}x{shape}"][c] for c in columns) * 1e9
 
     float_s = sum(f / best(s, FLOAT_PEAKS) for s, f in work.shapes.items())
     int_s = sum(f / best(s, INT_PEAKS) for s, f in work.int_shapes.items())
     rest = flops["float"] - work.float_per_token * tokens
-    return tokens * (float_s + int_s) + rest * float_s / work.float_per_token
+    rate_shapes = work.shapes or work.int_shapes
+    float_s_per_flop = sum(f / best(s, FLOAT_PEAKS) for s, f in rate_shapes.items()) / sum(rate_shapes.values())
+    return tokens * (float_s + int_s) + rest * float_s_per_flop
 
 
 # ---- the encoder --------------------------------------------------------------------------------------------

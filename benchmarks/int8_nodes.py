@@ -36,9 +36,9 @@ from onnxruntime.quantization import quant_pre_process
 
 from xinfang.config import get_settings
 from xinfang.credibility import rule_evidence
+from xinfang.evaluation.sets import jijian_set, tipdm_set
 from xinfang.model_folder import ModelFolder
 from xinfang.ngram_model import NGRAM_FILE, NgramModel
-from xinfang.sources import JIJIAN_LETTERS, TIPDM_LABELLED, find_data_file, load_jijian, load_tipdm
 from xinfang.span_decoding import is_span_output
 from xinfang.text import LetterTokenizer, normalise_with_map
 from xinfang.training import export
@@ -55,18 +55,10 @@ def gelu_fed_matmuls(model: onnx.ModelProto) -> list[str]:
 
 
 def dev_letters(folder: ModelFolder) -> tuple[list[str], list[str]]:
-    """(texts, sources) of the model's dev letters from jijian and tipdm2020."""
+    """(texts, sources) of the real letters the model did not train on (its dev split; xinfang.evaluation.sets)."""
     settings = get_settings()
-    splits = json.loads((folder.path / "splits.json").read_text(encoding="utf-8"))
-    texts, sources = [], []
-    for source, rel, load in (("jijian", JIJIAN_LETTERS, load_jijian), ("tipdm2020", TIPDM_LABELLED, load_tipdm)):
-        dev = set(splits.get(source, {}).get("dev", []))
-        path = find_data_file(settings, rel)
-        for x in load(path, folder.schema) if path and dev else []:
-            if x.id in dev:
-                texts.append(x.text)
-                sources.append(source)
-    return texts, sources
+    found = [s for s in (jijian_set(folder, settings), tipdm_set(folder, settings)) if s is not None and s.held_out]
+    return [x.text for s in found for x in s.letters], [x.source for s in found for x in s.letters]
 
 
 def encoder_runner(path: Path, windows: list[list[int]], pad: int) -> Callable[[], Any]:

@@ -1,5 +1,6 @@
 """The n-gram model's sector head alone, class-balanced or not, by grouped 5-fold CV on the real letters
-(jijian with the seven classes, tipdm2020 with its original labels), the folds cv_jijian uses.
+(jijian with the seven classes, tipdm2020 with its original labels), grouped as cv_jijian groups them but
+built over the sector-labelled letters only, so the folds are not cv_jijian's.
 
     .venv/bin/python benchmarks/ngram_sector.py --out benchmarks/results/ngram_sector.json
 """
